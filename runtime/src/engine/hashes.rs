@@ -1,0 +1,1 @@
+//! hashes operations (filled in by the hashes family).

@@ -1,0 +1,1 @@
+//! lists operations (filled in by the lists family).

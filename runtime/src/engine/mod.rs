@@ -1,0 +1,181 @@
+//! The engine: the one typed API every front end calls — the RESP gateway now,
+//! WASM guests and Lua later. A front end parses its protocol into typed calls
+//! on a [`Txn`]; the engine applies them to the [`Keyspace`] and reports the
+//! effects (woken blocked clients, invalidated WATCHes).
+//!
+//! The engine must not know about any wire protocol: it returns typed values
+//! and [`EngineError`]s, never RESP frames.
+//!
+//! Atomicity: a [`Txn`] locks the shards of the keys it declares (in shard
+//! order, so transactions never deadlock) and holds them until dropped; a
+//! command runs in one `Txn`, MULTI/EXEC runs all its commands in one
+//! [`Engine::txn_all`].
+
+mod blocking;
+mod error;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod number;
+mod pattern;
+pub mod pubsub;
+pub mod sets;
+mod settings;
+pub mod strings;
+mod txn;
+mod watch;
+pub mod zsets;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::clock::{Hlc, RegionId};
+use crate::keyspace::{Keyspace, hash_key};
+
+pub use blocking::{BlockingRegistry, WaitHandle};
+pub use error::{EngineError, EngineResult};
+pub use pattern::glob_match;
+pub use pubsub::{Broker, Mailbox, Message, SubscriberId};
+pub use settings::EngineSettings;
+pub use txn::Txn;
+pub use watch::{WatchRegistry, WatchSet};
+
+/// Counters behind INFO `stats`.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Reads that found their key.
+    pub hits: AtomicU64,
+    /// Reads that did not.
+    pub misses: AtomicU64,
+}
+
+/// The engine of one region.
+#[derive(Debug)]
+pub struct Engine {
+    keyspace: Keyspace,
+    clock: Hlc,
+    region: RegionId,
+    settings: EngineSettings,
+    stats: EngineStats,
+    broker: Broker,
+    blocking: BlockingRegistry,
+    watches: WatchRegistry,
+    started: Instant,
+}
+
+impl Engine {
+    /// An engine for `region` with `2^shard_bits` keyspace shards.
+    pub fn new(region: RegionId, shard_bits: u32) -> Engine {
+        Engine {
+            keyspace: Keyspace::new(shard_bits),
+            clock: Hlc::new(),
+            region,
+            settings: EngineSettings::default(),
+            stats: EngineStats::default(),
+            broker: Broker::default(),
+            blocking: BlockingRegistry::default(),
+            watches: WatchRegistry::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The keyspace (for INFO and background maintenance).
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.keyspace
+    }
+    /// This region's id.
+    pub fn region(&self) -> RegionId {
+        self.region
+    }
+    /// This region's hybrid logical clock.
+    pub fn clock(&self) -> &Hlc {
+        &self.clock
+    }
+    /// Live settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+    /// Hit/miss counters.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+    /// Pub/sub broker.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+    /// Clients blocked on list keys.
+    pub fn blocking(&self) -> &BlockingRegistry {
+        &self.blocking
+    }
+    /// WATCHed keys.
+    pub fn watches(&self) -> &WatchRegistry {
+        &self.watches
+    }
+    /// When the engine started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// A transaction over the shards of `keys`.
+    pub fn txn<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Txn<'_> {
+        let mut shards: smallvec::SmallVec<[usize; 4]> = keys
+            .into_iter()
+            .map(|k| self.keyspace.shard_of(hash_key(k)))
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        Txn::new(
+            self,
+            shards
+                .into_iter()
+                .map(|i| (i, self.keyspace.lock(i)))
+                .collect(),
+            false,
+        )
+    }
+
+    /// A transaction over a single key (the hot path).
+    #[inline]
+    pub fn txn_one(&self, key: &[u8]) -> Txn<'_> {
+        let i = self.keyspace.shard_of(hash_key(key));
+        Txn::new(self, smallvec::smallvec![(i, self.keyspace.lock(i))], false)
+    }
+
+    /// A transaction holding every shard (MULTI/EXEC, scripts).
+    pub fn txn_all(&self) -> Txn<'_> {
+        let guards = (0..self.keyspace.shard_count())
+            .map(|i| (i, self.keyspace.lock(i)))
+            .collect();
+        Txn::new(self, guards, true)
+    }
+
+    /// A transaction holding no shard: for commands that visit shards one by
+    /// one (KEYS, SCAN, DBSIZE, FLUSHALL) and so never hold two at once.
+    pub fn txn_none(&self) -> Txn<'_> {
+        Txn::new(self, smallvec::SmallVec::new(), false)
+    }
+
+    /// Evicts per policy until memory is under `maxmemory`; `OutOfMemory` if it
+    /// cannot. Called before commands that may grow memory, with no shard held.
+    pub fn make_room(&self) -> EngineResult<()> {
+        let s = self.settings.eviction();
+        if s.maxmemory == 0 || self.keyspace.used_bytes() <= s.maxmemory {
+            return Ok(());
+        }
+        if self.keyspace.make_room(&s, crate::clock::unix_ms()) {
+            Ok(())
+        } else {
+            Err(EngineError::OutOfMemory)
+        }
+    }
+
+    /// Counts a read for INFO's hit ratio.
+    pub(crate) fn count_read(&self, hit: bool) {
+        let c = if hit {
+            &self.stats.hits
+        } else {
+            &self.stats.misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,1 @@
+//! sets operations (filled in by the sets family).

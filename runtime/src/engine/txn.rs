@@ -1,0 +1,299 @@
+//! `Txn`: locked access to the shards a command declared, the lookup rules every
+//! typed operation shares (lazy expiry, access stats, type checks), and the
+//! effects it reports when it ends.
+
+use parking_lot::MutexGuard;
+use smallvec::SmallVec;
+
+use super::{Engine, EngineError, EngineResult};
+use crate::clock::{Stamp, unix_ms};
+use crate::keyspace::{Blob, Entry, EntryMut, Kind, Shard, Value, blob, hash_key};
+
+/// An open transaction. Dropping it releases its shards, then wakes clients
+/// blocked on keys it filled and invalidates WATCHes on keys it wrote.
+pub struct Txn<'e> {
+    engine: &'e Engine,
+    guards: SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
+    all: bool,
+    now_ms: u64,
+    stamp: Option<Stamp>,
+    touched: Vec<Blob>,
+    ready: Vec<Blob>,
+    flushed: bool,
+}
+
+impl<'e> Txn<'e> {
+    pub(super) fn new(
+        engine: &'e Engine,
+        guards: SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
+        all: bool,
+    ) -> Txn<'e> {
+        Txn {
+            engine,
+            guards,
+            all,
+            now_ms: unix_ms(),
+            stamp: None,
+            touched: Vec::new(),
+            ready: Vec::new(),
+            flushed: false,
+        }
+    }
+
+    /// The engine this transaction runs on.
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    /// The wall-clock time this transaction runs at (one instant for all its
+    /// operations, so a MULTI/EXEC sees keys expire consistently).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The HLC stamp for this transaction's writes.
+    pub fn stamp(&mut self) -> Stamp {
+        *self.stamp.get_or_insert_with(|| self.engine.clock().now())
+    }
+
+    /// True if this transaction holds every shard.
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+
+    fn shard(&mut self, hash: u64) -> EngineResult<&mut Shard> {
+        let want = self.engine.keyspace().shard_of(hash);
+        if self.all {
+            return Ok(&mut self.guards[want].1);
+        }
+        self.guards
+            .iter_mut()
+            .find(|(i, _)| *i == want)
+            .map(|(_, g)| &mut **g)
+            .ok_or(EngineError::UndeclaredKey)
+    }
+
+    /// Runs `visit` on every shard in order: with the held guards if this
+    /// transaction holds all shards, else locking each briefly. A transaction
+    /// holding some but not all shards may not do this (lock order).
+    pub fn for_each_shard(&mut self, mut visit: impl FnMut(usize, &mut Shard)) -> EngineResult<()> {
+        if self.all {
+            for (i, g) in self.guards.iter_mut() {
+                visit(*i, g);
+            }
+            return Ok(());
+        }
+        if !self.guards.is_empty() {
+            return Err(EngineError::UndeclaredKey);
+        }
+        for i in 0..self.engine.keyspace().shard_count() {
+            let mut g = self.engine.keyspace().lock(i);
+            visit(i, &mut g);
+        }
+        Ok(())
+    }
+
+    /// Runs `visit` on shard `index` (held or locked briefly, as above).
+    pub fn with_shard<R>(
+        &mut self,
+        index: usize,
+        visit: impl FnOnce(&mut Shard) -> R,
+    ) -> EngineResult<R> {
+        if self.all {
+            return Ok(visit(&mut self.guards[index].1));
+        }
+        if !self.guards.is_empty() {
+            return Err(EngineError::UndeclaredKey);
+        }
+        let mut g = self.engine.keyspace().lock(index);
+        Ok(visit(&mut g))
+    }
+
+    fn note_write(&mut self, key: &[u8]) {
+        if self.engine.watches().active() {
+            self.touched.push(blob(key));
+        }
+    }
+
+    /// Marks `key` as a list that gained elements, so blocked poppers wake.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.engine.blocking().has_waiters() {
+            self.ready.push(blob(key));
+        }
+    }
+
+    /// Marks every key as written (FLUSHALL/FLUSHDB) for WATCH purposes.
+    pub fn note_flush(&mut self) {
+        self.flushed = true;
+    }
+
+    /// Reads `key` (counting a hit or miss and refreshing its access stats).
+    pub fn read(&mut self, key: &[u8]) -> EngineResult<Option<&Entry>> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let lfu = self.engine.settings().lfu_touch();
+        let engine = self.engine;
+        let shard = self.shard(hash)?;
+        let found = shard.find(hash, key, now);
+        engine.count_read(found.is_some());
+        Ok(match found {
+            Some(i) => {
+                shard.touch(i, now, lfu);
+                shard.at(i)
+            }
+            None => None,
+        })
+    }
+
+    /// Looks at `key` without counting a read or touching its access stats
+    /// (TYPE, EXISTS, TTL and friends, as Redis's NOTOUCH lookups).
+    pub fn peek(&mut self, key: &[u8]) -> EngineResult<Option<&Entry>> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let shard = self.shard(hash)?;
+        Ok(shard.find(hash, key, now).and_then(|i| shard.at(i)))
+    }
+
+    /// Reads `key`, which must hold `kind` if it exists.
+    pub fn read_kind(&mut self, key: &[u8], kind: Kind) -> EngineResult<Option<&Value>> {
+        match self.read(key)? {
+            Some(e) if e.value.kind() != kind => Err(EngineError::WrongType),
+            Some(e) => Ok(Some(&e.value)),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens `key` for writing; `None` if it does not exist. Stamps the entry.
+    pub fn write(&mut self, key: &[u8]) -> EngineResult<Option<EntryMut<'_>>> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let stamp = self.stamp();
+        let region = self.engine.region();
+        self.note_write(key);
+        let shard = self.shard(hash)?;
+        let Some(i) = shard.find(hash, key, now) else {
+            return Ok(None);
+        };
+        let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
+        e.stamp = stamp;
+        e.region = region;
+        e.lru = crate::keyspace::lru_clock(now);
+        Ok(Some(e))
+    }
+
+    /// Opens `key` for writing, which must hold `kind` if it exists; creates it
+    /// with `make()` if absent.
+    pub fn write_kind(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        make: impl FnOnce() -> Value,
+    ) -> EngineResult<EntryMut<'_>> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let stamp = self.stamp();
+        let region = self.engine.region();
+        self.note_write(key);
+        let shard = self.shard(hash)?;
+        let i = match shard.find(hash, key, now) {
+            Some(i) => {
+                if shard.at(i).is_some_and(|e| e.value.kind() != kind) {
+                    return Err(EngineError::WrongType);
+                }
+                i
+            }
+            None => shard.insert_new(
+                hash,
+                Box::new(Entry::new(blob(key), make(), stamp, region, now)),
+            ),
+        };
+        let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
+        e.stamp = stamp;
+        e.region = region;
+        Ok(e)
+    }
+
+    /// Opens `key` for writing if it exists and holds `kind`.
+    pub fn write_existing_kind(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+    ) -> EngineResult<Option<EntryMut<'_>>> {
+        match self.write(key)? {
+            Some(e) if e.value.kind() != kind => Err(EngineError::WrongType),
+            other => Ok(other),
+        }
+    }
+
+    /// Stores `value` at `key`, replacing whatever was there, with absolute
+    /// expiry `expire_at` (0 = none).
+    pub fn put(&mut self, key: &[u8], value: Value, expire_at: u64) -> EngineResult<()> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let stamp = self.stamp();
+        let region = self.engine.region();
+        self.note_write(key);
+        if let Value::List(l) = &value {
+            if !l.is_empty() {
+                self.signal_ready(key);
+            }
+        }
+        let shard = self.shard(hash)?;
+        match shard.find(hash, key, now) {
+            Some(i) => {
+                let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
+                e.value = value;
+                e.expire_at = expire_at;
+                e.stamp = stamp;
+                e.region = region;
+            }
+            None => {
+                let mut entry = Box::new(Entry::new(blob(key), value, stamp, region, now));
+                entry.expire_at = expire_at;
+                shard.insert_new(hash, entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`; true if it existed.
+    pub fn delete(&mut self, key: &[u8]) -> EngineResult<bool> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let shard = self.shard(hash)?;
+        let Some(i) = shard.find(hash, key, now) else {
+            return Ok(false);
+        };
+        shard.remove_at(i);
+        self.note_write(key);
+        Ok(true)
+    }
+
+    /// Removes `key` and returns its entry (RENAME, GETDEL, LMOVE).
+    pub fn take(&mut self, key: &[u8]) -> EngineResult<Option<Box<Entry>>> {
+        let hash = hash_key(key);
+        let now = self.now_ms;
+        let shard = self.shard(hash)?;
+        let Some(i) = shard.find(hash, key, now) else {
+            return Ok(None);
+        };
+        let e = shard.remove_at(i);
+        self.note_write(key);
+        Ok(e)
+    }
+}
+
+impl Drop for Txn<'_> {
+    fn drop(&mut self) {
+        // Release shards before waking anyone, so woken clients find them free.
+        self.guards.clear();
+        if self.flushed {
+            self.engine.watches().touch_all();
+        } else if !self.touched.is_empty() {
+            self.engine.watches().touch(&self.touched);
+        }
+        if !self.ready.is_empty() {
+            self.engine.blocking().signal(&self.ready);
+        }
+    }
+}

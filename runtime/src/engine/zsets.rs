@@ -1,0 +1,1 @@
+//! zsets operations (filled in by the zsets family).

@@ -1,0 +1,84 @@
+//! Hash values: field → value.
+
+use super::blob::{Blob, blob, heap_bytes};
+use super::dict::{Dict, DictItem};
+
+/// One field of a hash.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Field name.
+    pub name: Blob,
+    /// Field value.
+    pub value: Blob,
+}
+
+impl DictItem for Field {
+    fn key(&self) -> &[u8] {
+        &self.name
+    }
+}
+
+const FIELD_OVERHEAD: usize = std::mem::size_of::<Field>() + 8;
+
+fn field_bytes(f: &Field) -> usize {
+    FIELD_OVERHEAD + heap_bytes(&f.name) + heap_bytes(&f.value)
+}
+
+/// A hash with a running byte estimate.
+#[derive(Debug, Clone, Default)]
+pub struct HashValue {
+    fields: Dict<Field>,
+    bytes: usize,
+}
+
+impl HashValue {
+    /// Estimated heap bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+    /// True if there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+    /// The value of `name`.
+    pub fn get(&self, name: &[u8]) -> Option<&Blob> {
+        self.fields.get(name).map(|f| &f.value)
+    }
+    /// Sets `name` to `value`; returns true if the field is new.
+    pub fn set(&mut self, name: &[u8], value: &[u8]) -> bool {
+        let field = Field {
+            name: blob(name),
+            value: blob(value),
+        };
+        self.bytes += field_bytes(&field);
+        match self.fields.insert(field) {
+            Some(old) => {
+                self.bytes -= field_bytes(&old);
+                false
+            }
+            None => true,
+        }
+    }
+    /// Removes `name`; returns true if it existed.
+    pub fn remove(&mut self, name: &[u8]) -> bool {
+        match self.fields.remove(name) {
+            Some(old) => {
+                self.bytes -= field_bytes(&old);
+                true
+            }
+            None => false,
+        }
+    }
+    /// All fields, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter()
+    }
+    /// The underlying dict (for scans and random sampling).
+    pub fn dict(&self) -> &Dict<Field> {
+        &self.fields
+    }
+}

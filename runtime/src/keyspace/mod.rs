@@ -1,0 +1,110 @@
+//! The in-memory keyspace: N shards (a power of two) chosen by key hash, each a
+//! [`Dict`] of [`Entry`]s behind its own short-held mutex, plus the exact
+//! counters behind `INFO` and `maxmemory`.
+//!
+//! The keyspace knows about storage, expiry and eviction. It must not know about
+//! commands or protocols: the `engine` decides *what* to change and locks shards
+//! through [`Keyspace::lock`]; the keyspace keeps the invariants listed in
+//! [`shard`].
+
+mod blob;
+mod dict;
+mod entry;
+mod eviction;
+mod expiry;
+mod hash;
+mod list;
+mod set;
+mod shard;
+mod value;
+mod zset;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
+
+pub use blob::{Blob, blob};
+pub use dict::{CURSOR_BITS, Dict, DictItem, hash_key};
+pub use entry::{Entry, LFU_INIT, LRU_TICK_MS, lru_clock};
+pub use eviction::{EvictionPolicy, EvictionSettings};
+pub use hash::{Field, HashValue};
+pub use list::ListValue;
+pub use set::SetValue;
+pub use shard::{EntryMut, Shard};
+pub use value::{Kind, Value};
+pub use zset::{LexBound, Score, ScoreBound, SortedSet, ZMember};
+
+/// Counters shared by all shards; each shard moves them under its own lock.
+#[derive(Debug, Default)]
+pub struct KeyspaceCounters {
+    /// Estimated bytes of all entries.
+    pub used: AtomicUsize,
+    /// Keys deleted because their TTL passed.
+    pub expired: AtomicU64,
+    /// Keys deleted to stay under `maxmemory`.
+    pub evicted: AtomicU64,
+}
+
+/// The sharded keyspace.
+#[derive(Debug)]
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    shard_bits: u32,
+    counters: Arc<KeyspaceCounters>,
+    /// Shard where the next active-expiry cycle starts.
+    expire_next: AtomicUsize,
+}
+
+impl Keyspace {
+    /// A keyspace of `2^shard_bits` shards.
+    pub fn new(shard_bits: u32) -> Keyspace {
+        let counters = Arc::new(KeyspaceCounters::default());
+        let shards = (0..1usize << shard_bits)
+            .map(|_| Mutex::new(Shard::new(counters.clone())))
+            .collect();
+        Keyspace {
+            shards,
+            shard_bits,
+            counters,
+            expire_next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shard a key hash belongs to. Uses high bits, which the table itself
+    /// does not use for bucket selection.
+    #[inline]
+    pub fn shard_of(&self, hash: u64) -> usize {
+        ((hash >> 40) as usize) & ((1 << self.shard_bits) - 1)
+    }
+
+    /// Locks shard `index`. Callers that lock several shards must lock them in
+    /// increasing index order and must not hold a lock across an `.await`.
+    #[inline]
+    pub fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
+        self.shards[index].lock()
+    }
+
+    /// Shared counters (memory, expired, evicted).
+    pub fn counters(&self) -> &KeyspaceCounters {
+        &self.counters
+    }
+
+    /// Estimated bytes used by all entries.
+    pub fn used_bytes(&self) -> usize {
+        self.counters.used.load(Ordering::Relaxed)
+    }
+
+    /// Total keys and keys with a TTL (locks each shard briefly).
+    pub fn key_counts(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(k, v), s| {
+            let s = s.lock();
+            (k + s.len(), v + s.volatile())
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! Meridian: a multi-region, active-active edge cache.
+//!
+//! Data flows in one direction: front ends ([`resp`]) → [`engine`] →
+//! [`keyspace`]; [`clock`] stamps every write. See `docs/` for the semantics
+//! users rely on and DESIGN.md for the architecture.
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod keyspace;
+pub mod resp;
+pub mod server;
+
+/// jemalloc as the allocator: less fragmentation under churn, and the exact
+/// allocated-bytes figure INFO reports as `used_memory`.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

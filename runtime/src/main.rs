@@ -1,0 +1,193 @@
+//! The `meridian` command: `meridian dev` for a ready-to-use local server,
+//! `meridian serve --config meridian.toml` for one region in production.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use meridian::config::{Config, parse_memory};
+use tracing::{error, info, warn};
+
+#[derive(Parser)]
+#[command(
+    name = "meridian",
+    version,
+    about = "Multi-region active-active edge cache"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a local development server on 127.0.0.1 (port 6379 or the next free one).
+    Dev(Settings),
+    /// Run one region from a TOML config file; flags override the file.
+    Serve {
+        /// Path to the TOML configuration.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// Every setting of the config file, as a flag.
+#[derive(Args, Default)]
+struct Settings {
+    /// Address to bind.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// RESP port (0 = any free port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// This region's numeric id.
+    #[arg(long)]
+    region_id: Option<u16>,
+    /// This region's name.
+    #[arg(long)]
+    region_name: Option<String>,
+    /// log2 of the number of keyspace shards.
+    #[arg(long)]
+    shard_bits: Option<u32>,
+    /// Memory limit, e.g. 100mb (0 = none).
+    #[arg(long, value_parser = memory_arg)]
+    maxmemory: Option<u64>,
+    /// Eviction policy (noeviction, allkeys-lru, allkeys-lfu, allkeys-random,
+    /// volatile-lru, volatile-lfu, volatile-random, volatile-ttl).
+    #[arg(long)]
+    maxmemory_policy: Option<String>,
+    /// Keys sampled per eviction.
+    #[arg(long)]
+    maxmemory_samples: Option<usize>,
+    /// Largest bulk string accepted, e.g. 512mb.
+    #[arg(long, value_parser = memory_arg)]
+    proto_max_bulk_len: Option<u64>,
+    /// Background maintenance frequency per second.
+    #[arg(long)]
+    hz: Option<u32>,
+    /// Log filter, e.g. info, debug, meridian=trace.
+    #[arg(long)]
+    log: Option<String>,
+}
+
+fn memory_arg(s: &str) -> Result<u64, String> {
+    parse_memory(s).ok_or_else(|| format!("invalid memory size '{s}'"))
+}
+
+impl Settings {
+    fn apply(self, c: &mut Config) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v; } )* };
+        }
+        set!(
+            bind,
+            port,
+            region_id,
+            region_name,
+            shard_bits,
+            maxmemory,
+            maxmemory_policy,
+            maxmemory_samples,
+            proto_max_bulk_len,
+            hz,
+            log
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (config, dev) = match cli.command {
+        Command::Dev(settings) => {
+            let mut c = Config {
+                port_fallback: true,
+                region_name: "dev".into(),
+                ..Config::default()
+            };
+            settings.apply(&mut c);
+            (c, true)
+        }
+        Command::Serve { config, settings } => {
+            let mut c = match config {
+                Some(path) => match Config::from_file(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("meridian: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => Config::default(),
+            };
+            settings.apply(&mut c);
+            (c, false)
+        }
+    };
+    if let Err(e) = config.validate() {
+        eprintln!("meridian: {e}");
+        return ExitCode::from(2);
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("meridian: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        if dev && !config.bind.is_loopback() {
+            warn!(bind = %config.bind, "dev mode is meant for loopback only");
+        }
+        let server = match meridian::server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = server.addr();
+        if dev {
+            println!();
+            println!("  Meridian dev server ready (single region, no password: loopback only).");
+            println!("  Connect with:  redis-cli -p {}", addr.port());
+            println!("  Stop with Ctrl-C.");
+            println!();
+        }
+        wait_for_signal().await;
+        info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

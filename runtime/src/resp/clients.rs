@@ -1,0 +1,152 @@
+//! The registry of connected RESP clients, for CLIENT LIST/INFO and INFO
+//! `clients`. Each connection registers a [`ClientInfo`] and updates it as it
+//! runs; readers take a consistent-enough snapshot without stopping anyone.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+/// What is known about one connected client.
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// Unique, increasing id (CLIENT ID).
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// When it connected.
+    pub created: Instant,
+    /// CLIENT SETNAME.
+    pub name: Mutex<String>,
+    /// CLIENT SETINFO LIB-NAME / LIB-VER.
+    pub lib: Mutex<(String, String)>,
+    /// Last command name.
+    pub last_cmd: Mutex<String>,
+    /// Milliseconds since `created` at the last command.
+    pub last_active_ms: AtomicU64,
+    /// Channel subscriptions.
+    pub subs: AtomicUsize,
+    /// Pattern subscriptions.
+    pub psubs: AtomicUsize,
+    /// Negotiated protocol (2 or 3).
+    pub resp: AtomicUsize,
+    /// Commands queued in MULTI, or -1 (stored +1).
+    pub multi: AtomicUsize,
+}
+
+impl ClientInfo {
+    /// Seconds since connect.
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Records that a command ran.
+    pub fn note_command(&self, name: &str) {
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let mut last = self.last_cmd.lock();
+        if last.as_str() != name {
+            last.clear();
+            last.push_str(name);
+        }
+    }
+
+    /// One line of CLIENT LIST, in Redis's field order.
+    pub fn describe(&self) -> String {
+        let multi = match self.multi.load(Ordering::Relaxed) {
+            0 => -1,
+            n => n as i64 - 1,
+        };
+        let subs = self.subs.load(Ordering::Relaxed);
+        let psubs = self.psubs.load(Ordering::Relaxed);
+        let flags = if subs + psubs > 0 {
+            "P"
+        } else if multi >= 0 {
+            "x"
+        } else {
+            "N"
+        };
+        let lib = self.lib.lock();
+        format!(
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.name.lock(),
+            self.age_secs(),
+            self.idle_secs(),
+            flags,
+            subs,
+            psubs,
+            multi,
+            self.last_cmd.lock(),
+            self.resp.load(Ordering::Relaxed),
+            lib.0,
+            lib.1,
+        )
+    }
+}
+
+/// All connected clients.
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    /// Connections accepted since start.
+    pub total_connections: AtomicU64,
+}
+
+impl ClientRegistry {
+    /// Registers a new connection.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(String::new()),
+            lib: Mutex::new((String::new(), String::new())),
+            last_cmd: Mutex::new("NULL".into()),
+            last_active_ms: AtomicU64::new(0),
+            subs: AtomicUsize::new(0),
+            psubs: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            multi: AtomicUsize::new(0),
+        });
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        self.clients.lock().insert(id, info.clone());
+        info
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    /// Snapshot of all clients, by id.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// True if no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

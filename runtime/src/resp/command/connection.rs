@@ -1,0 +1,276 @@
+//! Connection commands: PING ECHO HELLO QUIT SELECT RESET CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use super::args::{self, is};
+use super::flags::*;
+use super::{CmdError, CommandSpec, Ctx, Flow, KeySpec};
+use crate::resp::{Proto, Request};
+
+type R = Result<Flow, CmdError>;
+
+/// The Redis version we are compatible with (clients gate features on it).
+pub const COMPAT_VERSION: &str = "7.0.15";
+
+fn ping(ctx: &mut Ctx, req: &Request) -> R {
+    if req.len() > 2 {
+        return Err(CmdError::Arity(req.name_lower()));
+    }
+    let resp3 = ctx.out.proto() == Proto::Resp3;
+    if ctx.session.in_subscriber_context(resp3) {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(req.get(1).unwrap_or_default());
+    } else if let Some(msg) = req.get(1) {
+        ctx.out.bulk(msg);
+    } else {
+        ctx.out.simple("PONG");
+    }
+    Ok(Flow::Done)
+}
+
+fn echo(ctx: &mut Ctx, req: &Request) -> R {
+    ctx.out.bulk(req.arg(1));
+    Ok(Flow::Done)
+}
+
+fn quit(ctx: &mut Ctx, _req: &Request) -> R {
+    ctx.out.ok();
+    ctx.session.closing = true;
+    Ok(Flow::Done)
+}
+
+fn select(ctx: &mut Ctx, req: &Request) -> R {
+    let db = args::int(req.arg(1))?;
+    if db != 0 {
+        return Err(CmdError::msg("ERR DB index is out of range"));
+    }
+    ctx.out.ok();
+    Ok(Flow::Done)
+}
+
+fn valid_name(name: &[u8]) -> Result<String, CmdError> {
+    if name.iter().any(|&c| c <= b' ' || c > b'~') {
+        return Err(CmdError::msg(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+fn hello(ctx: &mut Ctx, req: &Request) -> R {
+    let mut proto = ctx.out.proto();
+    let mut i = 1;
+    if req.len() > 1 {
+        proto = match args::int(req.arg(1)) {
+            Ok(2) => Proto::Resp2,
+            Ok(3) => Proto::Resp3,
+            _ => return Err(CmdError::msg("NOPROTO unsupported protocol version")),
+        };
+        i = 2;
+    }
+    let mut name = None;
+    while i < req.len() {
+        let a = req.arg(i);
+        if is(a, "auth") && i + 2 < req.len() {
+            // Authentication arrives with the security issue; the default user
+            // has no password, and accepts any (as Redis's `nopass`).
+            i += 3;
+        } else if is(a, "setname") && i + 1 < req.len() {
+            name = Some(valid_name(req.arg(i + 1))?);
+            i += 2;
+        } else {
+            return Err(CmdError::msg(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(a)
+            )));
+        }
+    }
+    if let Some(n) = name {
+        *ctx.session.client.name.lock() = n;
+    }
+    ctx.out.set_proto(proto);
+    let version = if proto == Proto::Resp3 { 3 } else { 2 };
+    ctx.session.client.resp.store(version, Ordering::Relaxed);
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(COMPAT_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(version as i64);
+    out.bulk(b"id");
+    out.int(ctx.session.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(Flow::Done)
+}
+
+fn reset(ctx: &mut Ctx, _req: &Request) -> R {
+    ctx.session.multi = None;
+    ctx.session.watch = None;
+    ctx.session.unsubscribe_all();
+    ctx.session.client.multi.store(0, Ordering::Relaxed);
+    ctx.session.client.name.lock().clear();
+    ctx.out.set_proto(Proto::Resp2);
+    ctx.session.client.resp.store(2, Ordering::Relaxed);
+    ctx.out.simple("RESET");
+    Ok(Flow::Done)
+}
+
+fn client(ctx: &mut Ctx, req: &Request) -> R {
+    let sub = req.arg(1);
+    let n = req.len();
+    if is(sub, "id") && n == 2 {
+        ctx.out.int(ctx.session.client.id as i64);
+    } else if is(sub, "getname") && n == 2 {
+        let name = ctx.session.client.name.lock().clone();
+        if name.is_empty() {
+            ctx.out.null();
+        } else {
+            ctx.out.bulk(name.as_bytes());
+        }
+    } else if is(sub, "setname") && n == 3 {
+        let name = valid_name(req.arg(2))?;
+        *ctx.session.client.name.lock() = name;
+        ctx.out.ok();
+    } else if is(sub, "setinfo") && n == 4 {
+        let value = valid_name(req.arg(3))?;
+        let mut lib = ctx.session.client.lib.lock();
+        if is(req.arg(2), "lib-name") {
+            lib.0 = value;
+        } else if is(req.arg(2), "lib-ver") {
+            lib.1 = value;
+        } else {
+            return Err(CmdError::msg(format!(
+                "ERR Unrecognized option '{}'",
+                String::from_utf8_lossy(req.arg(2))
+            )));
+        }
+        drop(lib);
+        ctx.out.ok();
+    } else if is(sub, "info") && n == 2 {
+        let line = ctx.session.client.describe() + "\n";
+        ctx.out.verbatim(&line);
+    } else if is(sub, "list") {
+        let mut ids = None;
+        if n > 2 {
+            if is(req.arg(2), "type") && n == 4 {
+                if !is(req.arg(3), "normal") && !is(req.arg(3), "pubsub") {
+                    return Err(CmdError::msg(format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(req.arg(3))
+                    )));
+                }
+            } else if is(req.arg(2), "id") && n > 3 {
+                let mut v = Vec::new();
+                for a in req.args_from(3) {
+                    v.push(args::uint(a).map_err(|_| CmdError::msg("ERR Invalid client ID"))?);
+                }
+                ids = Some(v);
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        let mut text = String::new();
+        for c in ctx.session.shared().clients.snapshot() {
+            if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+                text.push_str(&c.describe());
+                text.push('\n');
+            }
+        }
+        ctx.out.verbatim(&text);
+    } else if is(sub, "help") {
+        let lines = [
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "LIST [TYPE <normal|pubsub>] [ID <id> [id ...]]",
+            "    Return information about client connections.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "    Set client library name or version.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+    } else {
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(Flow::Done)
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, $h:expr, $summary:literal) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags | CONNECTION,
+            keys: KeySpec::None,
+            handler: $h,
+            group: "connection",
+            summary: $summary,
+        }
+    };
+}
+
+/// The connection commands.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "ping",
+        -1,
+        FAST | SUBSCRIBED_OK,
+        ping,
+        "Returns the server's liveliness response."
+    ),
+    cmd!("echo", 2, FAST, echo, "Returns the given string."),
+    cmd!(
+        "quit",
+        -1,
+        FAST | SUBSCRIBED_OK | NO_AUTH | NO_QUEUE,
+        quit,
+        "Closes the connection."
+    ),
+    cmd!(
+        "select",
+        2,
+        FAST,
+        select,
+        "Changes the selected database (only database 0 exists)."
+    ),
+    cmd!(
+        "hello",
+        -1,
+        FAST | NO_AUTH,
+        hello,
+        "Handshakes with the server."
+    ),
+    cmd!(
+        "reset",
+        1,
+        FAST | SUBSCRIBED_OK | NO_AUTH | NO_QUEUE,
+        reset,
+        "Resets the connection."
+    ),
+    cmd!(
+        "client",
+        -2,
+        0,
+        client,
+        "A container for client connection commands."
+    ),
+];

@@ -1,0 +1,6 @@
+//! hashes commands.
+
+use super::CommandSpec;
+
+/// The hashes commands.
+pub const COMMANDS: &[CommandSpec] = &[];

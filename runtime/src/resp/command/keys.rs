@@ -1,0 +1,6 @@
+//! keys commands.
+
+use super::CommandSpec;
+
+/// The keys commands.
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! lists commands.
+
+use super::CommandSpec;
+
+/// The lists commands.
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! pubsub commands.
+
+use super::CommandSpec;
+
+/// The pubsub commands.
+pub const COMMANDS: &[CommandSpec] = &[];

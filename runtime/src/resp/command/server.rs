@@ -1,0 +1,6 @@
+//! server commands.
+
+use super::CommandSpec;
+
+/// The server commands.
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! sets commands.
+
+use super::CommandSpec;
+
+/// The sets commands.
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! transactions commands.
+
+use super::CommandSpec;
+
+/// The transactions commands.
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! zsets commands.
+
+use super::CommandSpec;
+
+/// The zsets commands.
+pub const COMMANDS: &[CommandSpec] = &[];

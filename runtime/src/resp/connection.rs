@@ -1,0 +1,287 @@
+//! The connection loop: read what the client sent, run every complete command
+//! in it, flush all replies with one write. Pipelining therefore costs one
+//! read and one write per batch, as in Redis.
+//!
+//! A slow reader only slows its own connection (we stop reading it while its
+//! replies wait to be written); a client that closes ends its task; malformed
+//! input gets a protocol error and the connection closes, nobody else notices.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::debug;
+
+use super::command::{self, Blocked, CmdError, Flow, flags};
+use super::parser::{self, Limits};
+use super::{Proto, Reply, Request, Session};
+use crate::server::Shared;
+
+/// Serves one client until it disconnects, QUITs or the server shuts down.
+pub async fn serve<S>(
+    shared: &Shared,
+    stream: S,
+    peer: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let client = shared.clients.register(peer, local);
+    let id = client.id;
+    let mut conn = Connection {
+        session: Session::new(shared, client),
+        out: Reply::new(Proto::Resp2),
+        buf: BytesMut::with_capacity(16 * 1024),
+    };
+    let result = conn.run(stream).await;
+    if let Err(e) = result {
+        debug!(client = id, error = %e, "connection closed with error");
+    }
+    drop(conn);
+    shared.clients.unregister(id);
+}
+
+struct Connection<'e> {
+    session: Session<'e>,
+    out: Reply,
+    buf: BytesMut,
+}
+
+enum Step {
+    Continue,
+    Close,
+}
+
+impl<'e> Connection<'e> {
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        mut stream: S,
+    ) -> std::io::Result<()> {
+        let mut shutdown = self.session.shared().shutdown_signal();
+        loop {
+            // Process everything already buffered, then flush once.
+            let step = self.process_buffer(&mut stream).await?;
+            if !self.out.is_empty() {
+                stream.write_all(self.out.bytes()).await?;
+                self.out.clear();
+            }
+            if let Step::Close = step {
+                let _ = stream.shutdown().await;
+                return Ok(());
+            }
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            let subscribed = self.session.subs.is_some();
+            tokio::select! {
+                n = stream.read_buf(&mut self.buf) => {
+                    if n? == 0 {
+                        return Ok(());
+                    }
+                }
+                msg = recv_message(&mut self.session), if subscribed => {
+                    match msg {
+                        Some(m) => self.write_message(m),
+                        None => return Ok(()),
+                    }
+                }
+                _ = shutdown.changed() => {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn write_message(&mut self, m: crate::engine::Message) {
+        let out = &mut self.out;
+        match &m.pattern {
+            None => {
+                out.push(3);
+                out.bulk(b"message");
+            }
+            Some(p) => {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(p);
+            }
+        }
+        out.bulk(&m.channel);
+        out.bulk(&m.payload);
+        // Drain what else is queued so a burst goes out in one write.
+        if let Some(s) = self.session.subs.as_mut() {
+            while let Ok(m) = s.rx.try_recv() {
+                match &m.pattern {
+                    None => {
+                        out.push(3);
+                        out.bulk(b"message");
+                    }
+                    Some(p) => {
+                        out.push(4);
+                        out.bulk(b"pmessage");
+                        out.bulk(p);
+                    }
+                }
+                out.bulk(&m.channel);
+                out.bulk(&m.payload);
+            }
+        }
+    }
+
+    async fn process_buffer<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) -> std::io::Result<Step> {
+        loop {
+            if self.session.closing {
+                return Ok(Step::Close);
+            }
+            if self
+                .session
+                .subs
+                .as_ref()
+                .is_some_and(|s| s.overflow.load(Ordering::Relaxed))
+            {
+                debug!(
+                    client = self.session.client.id,
+                    "closing subscriber over its output limit"
+                );
+                return Ok(Step::Close);
+            }
+            let limits = Limits {
+                max_bulk: self.session.engine().settings().proto_max_bulk_len(),
+                ..Limits::DEFAULT
+            };
+            let req = match parser::parse(&mut self.buf, &limits, true) {
+                Ok(Some(req)) => req,
+                Ok(None) => return Ok(Step::Continue),
+                Err(e) => {
+                    self.out.error(&format!("ERR {e}"));
+                    self.session.shared().stats.count_error("ERR");
+                    return Ok(Step::Close);
+                }
+            };
+            if let Flow::Block(b) = self.dispatch(&req) {
+                // Replies before the blocking command go out now.
+                if !self.out.is_empty() {
+                    stream.write_all(self.out.bytes()).await?;
+                    self.out.clear();
+                }
+                if !self.block(stream, &req, b).await? {
+                    return Ok(Step::Close);
+                }
+            }
+        }
+    }
+
+    /// Routes one request: MULTI queueing, subscriber-mode checks, execution.
+    fn dispatch(&mut self, req: &Request) -> Flow {
+        if req.is_empty() {
+            return Flow::Done;
+        }
+        let shared = self.session.shared();
+        shared.stats.commands.fetch_add(1, Ordering::Relaxed);
+        let Some(spec) = command::table().get(req.arg(0)) else {
+            let e = command::unknown_command(req);
+            self.fail(&e);
+            return Flow::Done;
+        };
+        self.session.client.note_command(spec.name);
+        if !spec.arity_ok(req.len()) {
+            let e = CmdError::Arity(req.name_lower());
+            self.fail(&e);
+            return Flow::Done;
+        }
+        let resp3 = self.out.proto() == Proto::Resp3;
+        if self.session.in_subscriber_context(resp3) && !spec.has(flags::SUBSCRIBED_OK) {
+            let e = CmdError::msg(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                req.name_lower()
+            ));
+            self.fail(&e);
+            return Flow::Done;
+        }
+        if let Some(multi) = self.session.multi.as_mut() {
+            if !spec.has(flags::NO_QUEUE) {
+                if spec.has(flags::NO_MULTI) {
+                    let e = CmdError::msg(format!("ERR Command not allowed inside a transaction"));
+                    self.fail(&e);
+                    return Flow::Done;
+                }
+                multi.queued.push((spec, req.clone()));
+                let n = multi.queued.len();
+                self.session.client.multi.store(n + 1, Ordering::Relaxed);
+                self.out.simple("QUEUED");
+                return Flow::Done;
+            }
+        }
+        let started = Instant::now();
+        let flow = command::execute(spec, &mut self.session, &mut self.out, req);
+        shared.stats.record_latency(spec.name, started.elapsed());
+        flow
+    }
+
+    /// Answers an error; inside MULTI it also dooms the transaction.
+    fn fail(&mut self, e: &CmdError) {
+        if let Some(m) = self.session.multi.as_mut() {
+            m.failed = true;
+        }
+        self.session.count_error(e);
+        self.out.error(&e.to_string());
+    }
+
+    /// Waits for a blocked command's keys, retrying it when woken. Returns
+    /// false if the client went away or the server is shutting down.
+    async fn block<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        req: &Request,
+        blocked: Blocked,
+    ) -> std::io::Result<bool> {
+        let Some(spec) = command::table().get(req.arg(0)) else {
+            return Ok(true);
+        };
+        let keys: Vec<Vec<u8>> = match spec.keys.indices(req) {
+            Ok(idx) => idx.iter().map(|&i| req.arg(i).to_vec()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let engine = self.session.engine();
+        let handle = engine.blocking().register(&keys);
+        let deadline = blocked.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut shutdown = self.session.shared().shutdown_signal();
+        loop {
+            // Retry first: a push may have landed between the first attempt and
+            // our registration.
+            if let Flow::Done = command::execute(spec, &mut self.session, &mut self.out, req) {
+                return Ok(true);
+            }
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = handle.wait() => {}
+                _ = sleep => {
+                    blocked.on_timeout.write(&mut self.out);
+                    return Ok(true);
+                }
+                n = stream.read_buf(&mut self.buf) => {
+                    // Input while blocked is kept for after the wake-up; EOF ends it.
+                    if n? == 0 {
+                        return Ok(false);
+                    }
+                }
+                _ = shutdown.changed() => return Ok(false),
+            }
+        }
+    }
+}
+
+async fn recv_message(session: &mut Session<'_>) -> Option<crate::engine::Message> {
+    match session.subs.as_mut() {
+        Some(s) => s.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}

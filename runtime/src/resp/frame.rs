@@ -1,0 +1,1 @@
+//! General RESP2/RESP3 frames (in progress).

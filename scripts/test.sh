@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as a new user (and CI) runs it:
+#   1. installs what the tests need and a fresh machine lacks
+#      (the wasm32-wasip2 target, redis-tools for redis-cli);
+#   2. builds the guest examples for wasm32-wasip2;
+#   3. checks formatting and lints, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: wasm32-wasip2 target"
+rustup target add wasm32-wasip2
+
+if ! command -v redis-cli >/dev/null 2>&1; then
+  step "installing redis-tools (redis-cli) for the compatibility tests"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools
+fi
+redis-cli --version
+
+step "building guest examples for wasm32-wasip2"
+cargo build --release --target wasm32-wasip2 -p hello-guest
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace
