@@ -108,3 +108,31 @@ impl Keyspace {
         })
     }
 }
+
+impl Keyspace {
+    /// Recomputes every shard's counters from its entries and compares them
+    /// with the incrementally maintained ones. Returns a description of the
+    /// first mismatch. For tests: O(keyspace) and locks every shard in turn.
+    pub fn verify_accounting(&self) -> Result<(), String> {
+        let mut total = 0;
+        for (i, s) in self.shards.iter().enumerate() {
+            let s = s.lock();
+            let used: usize = s.dict().iter().map(|e| e.cost()).sum();
+            let volatile = s.dict().iter().filter(|e| e.expire_at != 0).count();
+            if used != s.used() {
+                return Err(format!("shard {i}: used {} but entries cost {used}", s.used()));
+            }
+            if volatile != s.volatile() {
+                return Err(format!("shard {i}: volatile {} but {volatile} keys have a TTL", s.volatile()));
+            }
+            if let Some(e) = s.dict().iter().find(|e| e.value.is_empty_collection()) {
+                return Err(format!("shard {i}: key {:?} holds an empty collection", e.key));
+            }
+            total += used;
+        }
+        if total != self.used_bytes() {
+            return Err(format!("global used {} but shards sum to {total}", self.used_bytes()));
+        }
+        Ok(())
+    }
+}
