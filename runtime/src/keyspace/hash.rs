@@ -1,7 +1,7 @@
 //! Hash values: field → value.
 
 use super::blob::{Blob, blob, heap_bytes};
-use super::dict::{Dict, DictItem};
+use super::dict::{Dict, DictItem, hash_key};
 
 /// One field of a hash.
 #[derive(Debug, Clone)]
@@ -25,10 +25,30 @@ fn field_bytes(f: &Field) -> usize {
 }
 
 /// A hash with a running byte estimate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct HashValue {
     fields: Dict<Field>,
     bytes: usize,
+}
+
+/// Copies every field with [`blob`], as `set` makes them: a derived clone
+/// would use `SmallVec::clone`, which rounds spilled capacities up to a power
+/// of two and so breaks the exact `bytes` estimate (see `SetValue`'s clone).
+impl Clone for HashValue {
+    fn clone(&self) -> Self {
+        let mut fields = Dict::new();
+        for f in self.fields.iter() {
+            let copy = Field {
+                name: blob(&f.name),
+                value: blob(&f.value),
+            };
+            fields.insert_new_hashed(hash_key(&f.name), copy);
+        }
+        HashValue {
+            fields,
+            bytes: self.bytes,
+        }
+    }
 }
 
 impl HashValue {
@@ -80,5 +100,34 @@ impl HashValue {
     /// The underlying dict (for scans and random sampling).
     pub fn dict(&self) -> &Dict<Field> {
         &self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact(h: &HashValue) -> usize {
+        h.iter().map(field_bytes).sum()
+    }
+
+    #[test]
+    fn bytes_stay_exact_through_overwrite_clone_and_remove() {
+        let mut h = HashValue::default();
+        for i in 0..50u32 {
+            let long = format!("{i:0>30}");
+            h.set(long.as_bytes(), b"v");
+            h.set(&i.to_be_bytes(), long.as_bytes());
+        }
+        h.set(b"\0\0\0\x01", b"short again");
+        assert_eq!(h.bytes(), exact(&h));
+        let mut c = h.clone();
+        assert_eq!(c.bytes(), exact(&c));
+        let names: Vec<Blob> = c.iter().map(|f| f.name.clone()).collect();
+        for n in &names {
+            assert!(c.remove(n));
+        }
+        assert_eq!(c.bytes(), 0);
+        assert_eq!(h.len(), 100);
     }
 }
