@@ -97,10 +97,8 @@ impl Drop for WaitHandle<'_> {
                 let was_head = q.front().is_some_and(|w| w.id == self.waiter.id);
                 q.retain(|w| w.id != self.waiter.id);
                 // Pass a wake-up we may have swallowed on to the next in line.
-                if was_head {
-                    if let Some(next) = q.front() {
-                        next.notify.notify_one();
-                    }
+                if was_head && let Some(next) = q.front() {
+                    next.notify.notify_one();
                 }
                 if q.is_empty() {
                     queues.remove(k);

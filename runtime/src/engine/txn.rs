@@ -233,10 +233,10 @@ impl<'e> Txn<'e> {
         let stamp = self.stamp();
         let region = self.engine.region();
         self.note_write(key);
-        if let Value::List(l) = &value {
-            if !l.is_empty() {
-                self.signal_ready(key);
-            }
+        if let Value::List(l) = &value
+            && !l.is_empty()
+        {
+            self.signal_ready(key);
         }
         let shard = self.shard(hash)?;
         match shard.find(hash, key, now) {

@@ -14,8 +14,18 @@ pub fn blob(bytes: &[u8]) -> Blob {
     SmallVec::from_slice(bytes)
 }
 
-/// Bytes a blob occupies outside its inline header (what memory accounting adds).
+/// Bytes a blob's content occupies outside its inline header, for memory
+/// accounting.
+///
+/// A pure function of the content (length), not of the allocation's capacity:
+/// collections add an element's cost when it is inserted and subtract it when
+/// it is removed, so the cost must not change in between — and `clone`,
+/// `shrink_to_fit` or growth change capacity but not content.
 #[inline]
 pub fn heap_bytes(b: &Blob) -> usize {
-    if b.spilled() { b.capacity() } else { 0 }
+    if b.len() > b.inline_size() {
+        b.len()
+    } else {
+        0
+    }
 }

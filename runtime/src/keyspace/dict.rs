@@ -221,7 +221,7 @@ impl<T: DictItem> Dict<T> {
         let buckets = self.table.num_buckets();
         let mut seen = 0;
         // Bound the buckets examined so a sparse table cannot stall the caller.
-        let mut budget = count.max(1) * 10;
+        let mut budget = count.max(1).saturating_mul(10);
         while bucket < buckets && seen < count.max(1) && budget > 0 {
             if let Some(item) = self.table.get_bucket(bucket) {
                 visit(item);

@@ -120,18 +120,30 @@ impl Keyspace {
             let used: usize = s.dict().iter().map(|e| e.cost()).sum();
             let volatile = s.dict().iter().filter(|e| e.expire_at != 0).count();
             if used != s.used() {
-                return Err(format!("shard {i}: used {} but entries cost {used}", s.used()));
+                return Err(format!(
+                    "shard {i}: used {} but entries cost {used}",
+                    s.used()
+                ));
             }
             if volatile != s.volatile() {
-                return Err(format!("shard {i}: volatile {} but {volatile} keys have a TTL", s.volatile()));
+                return Err(format!(
+                    "shard {i}: volatile {} but {volatile} keys have a TTL",
+                    s.volatile()
+                ));
             }
             if let Some(e) = s.dict().iter().find(|e| e.value.is_empty_collection()) {
-                return Err(format!("shard {i}: key {:?} holds an empty collection", e.key));
+                return Err(format!(
+                    "shard {i}: key {:?} holds an empty collection",
+                    e.key
+                ));
             }
             total += used;
         }
         if total != self.used_bytes() {
-            return Err(format!("global used {} but shards sum to {total}", self.used_bytes()));
+            return Err(format!(
+                "global used {} but shards sum to {total}",
+                self.used_bytes()
+            ));
         }
         Ok(())
     }

@@ -201,19 +201,19 @@ impl<'e> Connection<'e> {
             self.fail(&e);
             return Flow::Done;
         }
-        if let Some(multi) = self.session.multi.as_mut() {
-            if !spec.has(flags::NO_QUEUE) {
-                if spec.has(flags::NO_MULTI) {
-                    let e = CmdError::msg(format!("ERR Command not allowed inside a transaction"));
-                    self.fail(&e);
-                    return Flow::Done;
-                }
-                multi.queued.push((spec, req.clone()));
-                let n = multi.queued.len();
-                self.session.client.multi.store(n + 1, Ordering::Relaxed);
-                self.out.simple("QUEUED");
+        if let Some(multi) = self.session.multi.as_mut()
+            && !spec.has(flags::NO_QUEUE)
+        {
+            if spec.has(flags::NO_MULTI) {
+                let e = CmdError::msg("ERR Command not allowed inside a transaction");
+                self.fail(&e);
                 return Flow::Done;
             }
+            multi.queued.push((spec, req.clone()));
+            let n = multi.queued.len();
+            self.session.client.multi.store(n + 1, Ordering::Relaxed);
+            self.out.simple("QUEUED");
+            return Flow::Done;
         }
         let started = Instant::now();
         let flow = command::execute(spec, &mut self.session, &mut self.out, req);

@@ -352,13 +352,13 @@ pub fn execute<'e>(
     req: &Request,
 ) -> Flow {
     let engine = session.engine();
-    if spec.has(flags::DENYOOM) {
-        if let Err(e) = engine.make_room() {
-            let e = CmdError::from(e);
-            session.count_error(&e);
-            out.error(&e.to_string());
-            return Flow::Done;
-        }
+    if spec.has(flags::DENYOOM)
+        && let Err(e) = engine.make_room()
+    {
+        let e = CmdError::from(e);
+        session.count_error(&e);
+        out.error(&e.to_string());
+        return Flow::Done;
     }
     let keys = match spec.keys.indices(req) {
         Ok(k) => k,

@@ -161,7 +161,7 @@ fn mget(ctx: &mut Ctx, req: &Request) -> R {
 }
 
 fn mset(ctx: &mut Ctx, req: &Request) -> R {
-    if req.len() % 2 == 0 {
+    if req.len().is_multiple_of(2) {
         return Err(CmdError::Arity(req.name_lower()));
     }
     let opts = SetOptions::default();
@@ -173,7 +173,7 @@ fn mset(ctx: &mut Ctx, req: &Request) -> R {
 }
 
 fn msetnx(ctx: &mut Ctx, req: &Request) -> R {
-    if req.len() % 2 == 0 {
+    if req.len().is_multiple_of(2) {
         return Err(CmdError::Arity(req.name_lower()));
     }
     for i in (1..req.len()).step_by(2) {
