@@ -1,7 +1,7 @@
 //! Hash operations: field reads and writes (HSET, HGET, HDEL…), counters kept
 //! in fields (HINCRBY, HINCRBYFLOAT), random fields (HRANDFIELD) and HSCAN.
 
-use super::number::{format_f64, parse_f64, parse_i64};
+use super::number::{format_f64_incr, parse_f64, parse_i64};
 use super::sets::Sample;
 use super::{EngineError, EngineResult, Txn, glob_match};
 use crate::keyspace::{Blob, EntryMut, Field, HashValue, Kind, Value, blob};
@@ -151,7 +151,7 @@ impl Txn<'_> {
         if !next.is_finite() {
             return Err(EngineError::NotFinite);
         }
-        let text = blob(format_f64(next).as_bytes());
+        let text = blob(format_f64_incr(next).as_bytes());
         let mut e = self.hash_mut(key)?;
         as_hash_mut(&mut e.value)?.set(field, &text);
         Ok(text)

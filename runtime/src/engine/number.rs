@@ -74,6 +74,25 @@ pub fn format_f64(v: f64) -> String {
     }
 }
 
+/// Formats the result of INCRBYFLOAT / HINCRBYFLOAT.
+///
+/// Redis computes these in `long double` and prints 17 decimals with trailing
+/// zeros trimmed, so `0.1 + 0.2` reads back as `0.3`. We compute in `f64`; to
+/// give users the same text we round to 15 significant digits (the precision an
+/// `f64` carries exactly for decimal input) before printing the shortest form.
+pub fn format_f64_incr(v: f64) -> String {
+    if !v.is_finite() {
+        return format_f64(v);
+    }
+    let rounded: f64 = format!("{v:.14e}").parse().unwrap_or(v);
+    // Plain decimal, never exponent form, as Redis prints these.
+    if rounded == 0.0 {
+        "0".into()
+    } else {
+        format!("{rounded}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +128,9 @@ mod tests {
         assert_eq!(format_f64(3.0), "3");
         assert_eq!(format_f64(1e300), "1e+300");
         assert_eq!(format_f64(f64::INFINITY), "inf");
+        assert_eq!(format_f64_incr(0.1 + 0.2), "0.3");
+        assert_eq!(format_f64_incr(10.5 + 0.1), "10.6");
+        assert_eq!(format_f64_incr(-1.25), "-1.25");
+        assert_eq!(format_f64_incr(5e20), "500000000000000000000");
     }
 }

@@ -1,7 +1,7 @@
 //! String operations: GET/SET and their variants, counters stored as decimal
 //! strings (INCR family), and byte-range edits.
 
-use super::number::{format_f64, parse_f64, parse_i64};
+use super::number::{format_f64_incr, parse_f64, parse_i64};
 use super::{EngineError, EngineResult, Txn};
 use crate::keyspace::{Blob, Kind, Value, blob};
 
@@ -175,7 +175,7 @@ impl Txn<'_> {
         if !next.is_finite() {
             return Err(EngineError::NotFinite);
         }
-        let text = blob(format_f64(next).as_bytes());
+        let text = blob(format_f64_incr(next).as_bytes());
         let mut e = self.string_mut(key)?;
         e.value = Value::Str(text.clone());
         Ok(text)
