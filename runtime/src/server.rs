@@ -35,7 +35,8 @@ pub struct CommandStat {
 pub struct ServerStats {
     /// Commands processed.
     pub commands: AtomicU64,
-    per_command: HashMap<&'static str, CommandStat>,
+    /// Indexed like [`crate::resp::command::CommandTable::all`].
+    per_command: Vec<CommandStat>,
     errors: Mutex<HashMap<String, u64>>,
     ops_samples: Mutex<(u64, [u64; 16], usize)>,
 }
@@ -45,7 +46,7 @@ impl Default for ServerStats {
         let per_command = crate::resp::command::table()
             .all()
             .iter()
-            .map(|c| (c.name, CommandStat::default()))
+            .map(|_| CommandStat::default())
             .collect();
         ServerStats {
             commands: AtomicU64::new(0),
@@ -57,9 +58,9 @@ impl Default for ServerStats {
 }
 
 impl ServerStats {
-    /// Records one call of `name` taking `took`.
-    pub fn record_latency(&self, name: &str, took: Duration) {
-        if let Some(s) = self.per_command.get(name) {
+    /// Records one call of the command at `index` in the table taking `took`.
+    pub fn record_latency(&self, index: usize, took: Duration) {
+        if let Some(s) = self.per_command.get(index) {
             s.calls.fetch_add(1, Ordering::Relaxed);
             s.usec.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         }
@@ -67,12 +68,14 @@ impl ServerStats {
 
     /// Per-command stats for commands called at least once.
     pub fn command_stats(&self) -> Vec<(&'static str, u64, u64)> {
+        let names = crate::resp::command::table().all();
         let mut v: Vec<_> = self
             .per_command
             .iter()
-            .map(|(n, s)| {
+            .zip(names)
+            .map(|(s, c)| {
                 (
-                    *n,
+                    c.name,
                     s.calls.load(Ordering::Relaxed),
                     s.usec.load(Ordering::Relaxed),
                 )

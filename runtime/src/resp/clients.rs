@@ -26,7 +26,7 @@ pub struct ClientInfo {
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub lib: Mutex<(String, String)>,
     /// Last command name.
-    pub last_cmd: Mutex<String>,
+    pub last_cmd: Mutex<&'static str>,
     /// Milliseconds since `created` at the last command.
     pub last_active_ms: AtomicU64,
     /// Channel subscriptions.
@@ -51,15 +51,12 @@ impl ClientInfo {
         now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
     }
 
-    /// Records that a command ran.
-    pub fn note_command(&self, name: &str) {
+    /// Records that a command ran. Called once per batch of commands, not
+    /// per command, to keep the pipelined hot path free of shared writes.
+    pub fn note_command(&self, name: &'static str) {
         self.last_active_ms
             .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let mut last = self.last_cmd.lock();
-        if last.as_str() != name {
-            last.clear();
-            last.push_str(name);
-        }
+        *self.last_cmd.lock() = name;
     }
 
     /// One line of CLIENT LIST, in Redis's field order.
@@ -118,7 +115,7 @@ impl ClientRegistry {
             created: Instant::now(),
             name: Mutex::new(String::new()),
             lib: Mutex::new((String::new(), String::new())),
-            last_cmd: Mutex::new("NULL".into()),
+            last_cmd: Mutex::new("NULL"),
             last_active_ms: AtomicU64::new(0),
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),

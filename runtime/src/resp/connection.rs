@@ -33,6 +33,8 @@ pub async fn serve<S>(
         session: Session::new(shared, client),
         out: Reply::new(Proto::Resp2),
         buf: BytesMut::with_capacity(16 * 1024),
+        batch_commands: 0,
+        batch_last: None,
     };
     let result = conn.run(stream).await;
     if let Err(e) = result {
@@ -46,6 +48,10 @@ struct Connection<'e> {
     session: Session<'e>,
     out: Reply,
     buf: BytesMut,
+    /// Commands seen in the current batch (added to the shared counter once).
+    batch_commands: u64,
+    /// Name of the last command of the batch (for CLIENT LIST).
+    batch_last: Option<&'static str>,
 }
 
 enum Step {
@@ -62,6 +68,7 @@ impl<'e> Connection<'e> {
         loop {
             // Process everything already buffered, then flush once.
             let step = self.process_buffer(&mut stream).await?;
+            self.end_batch();
             if !self.out.is_empty() {
                 stream.write_all(self.out.bytes()).await?;
                 self.out.clear();
@@ -90,6 +97,20 @@ impl<'e> Connection<'e> {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// Publishes the batch's counters to the shared stats and client registry.
+    fn end_batch(&mut self) {
+        if self.batch_commands > 0 {
+            let stats = &self.session.shared().stats;
+            stats
+                .commands
+                .fetch_add(self.batch_commands, Ordering::Relaxed);
+            self.batch_commands = 0;
+        }
+        if let Some(name) = self.batch_last.take() {
+            self.session.client.note_command(name);
         }
     }
 
@@ -180,13 +201,13 @@ impl<'e> Connection<'e> {
             return Flow::Done;
         }
         let shared = self.session.shared();
-        shared.stats.commands.fetch_add(1, Ordering::Relaxed);
-        let Some(spec) = command::table().get(req.arg(0)) else {
+        self.batch_commands += 1;
+        let Some((index, spec)) = command::table().lookup(req.arg(0)) else {
             let e = command::unknown_command(req);
             self.fail(&e);
             return Flow::Done;
         };
-        self.session.client.note_command(spec.name);
+        self.batch_last = Some(spec.name);
         if !spec.arity_ok(req.len()) {
             let e = CmdError::Arity(req.name_lower());
             self.fail(&e);
@@ -217,7 +238,7 @@ impl<'e> Connection<'e> {
         }
         let started = Instant::now();
         let flow = command::execute(spec, &mut self.session, &mut self.out, req);
-        shared.stats.record_latency(spec.name, started.elapsed());
+        shared.stats.record_latency(index, started.elapsed());
         flow
     }
 

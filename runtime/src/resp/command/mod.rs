@@ -248,7 +248,7 @@ impl From<EngineError> for CmdError {
 
 /// The command table, looked up by lowercase name.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static CommandSpec>,
+    by_name: HashMap<&'static str, usize>,
     all: Vec<&'static CommandSpec>,
 }
 
@@ -256,6 +256,12 @@ impl CommandTable {
     /// The spec of `name` (any case).
     #[inline]
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.lookup(name).map(|(_, spec)| spec)
+    }
+
+    /// The spec of `name` (any case) and its position in [`CommandTable::all`].
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
             return None;
@@ -263,9 +269,10 @@ impl CommandTable {
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
-        std::str::from_utf8(lower)
+        let index = *std::str::from_utf8(lower)
             .ok()
-            .and_then(|n| self.by_name.get(n).copied())
+            .and_then(|n| self.by_name.get(n))?;
+        Some((index, self.all[index]))
     }
 
     /// Every command, sorted by name.
@@ -289,7 +296,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);
-    let by_name = all.iter().map(|c| (c.name, *c)).collect();
+    let by_name = all.iter().enumerate().map(|(i, c)| (c.name, i)).collect();
     CommandTable { by_name, all }
 });
 
