@@ -7,15 +7,17 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub use meridian::config::Config;
+pub use meridian::server::Shared;
 
 /// A server running in this process on a free loopback port.
 pub struct TestServer {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -49,18 +51,19 @@ impl TestServer {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(server.addr()));
+                let _ = ready_tx.send(Ok((server.addr(), server.shared().clone())));
                 let _ = stop_rx.await;
                 server.shutdown().await;
             });
         });
-        let addr = match ready_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(addr)) => addr,
+        let (addr, shared) = match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(started)) => started,
             Ok(Err(e)) => panic!("server failed to start: {e}"),
             Err(e) => panic!("server did not start: {e}"),
         };
         TestServer {
             addr,
+            shared,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -69,6 +72,11 @@ impl TestServer {
     /// The RESP address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The server's shared state (engine, counters) for white-box checks.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// The RESP port.
