@@ -40,7 +40,7 @@ impl ZAddOptions {
                 "XX and NX options at the same time are not compatible".into(),
             ));
         }
-        if (self.gt && self.nx) || (self.lt && self.nx) || (self.gt && self.lt) {
+        if (self.nx && (self.gt || self.lt)) || (self.gt && self.lt) {
             return Err(EngineError::Invalid(
                 "GT, LT, and/or NX options at the same time are not compatible".into(),
             ));
@@ -513,7 +513,12 @@ impl Txn<'_> {
     }
 
     /// ZRANGESTORE: stores the selection of `src` at `dst`; its size.
-    pub fn zrangestore(&mut self, dst: &[u8], src: &[u8], spec: &ZRangeSpec) -> EngineResult<usize> {
+    pub fn zrangestore(
+        &mut self,
+        dst: &[u8],
+        src: &[u8],
+        spec: &ZRangeSpec,
+    ) -> EngineResult<usize> {
         let mut out = SortedSet::default();
         if let Some(z) = self.zset(src)? {
             for (m, s) in select(z, spec) {
@@ -612,10 +617,10 @@ impl Txn<'_> {
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
             let Some(i) = d.random_index() else { break };
-            if seen.insert(i) {
-                if let Some(m) = d.at(i) {
-                    out.push(scored(m));
-                }
+            if seen.insert(i)
+                && let Some(m) = d.at(i)
+            {
+                out.push(scored(m));
             }
         }
         Ok(out)
@@ -662,10 +667,7 @@ impl Txn<'_> {
             rev: false,
             limit: None,
         };
-        let doomed: Vec<Blob> = select(z, &spec)
-            .into_iter()
-            .map(|(m, _)| blob(m))
-            .collect();
+        let doomed: Vec<Blob> = select(z, &spec).into_iter().map(|(m, _)| blob(m)).collect();
         for m in &doomed {
             z.remove(m);
         }
@@ -866,8 +868,44 @@ mod tests {
     }
 
     #[test]
+    fn plain_sets_count_as_score_one() {
+        use crate::clock::RegionId;
+        use crate::engine::Engine;
+        let engine = Engine::new(RegionId(1), 2);
+        let mut t = engine.txn_all();
+        let mut set = SetValue::default();
+        set.insert(b"b");
+        set.insert(b"c");
+        t.put(b"s", Value::Set(Box::new(set)), 0).unwrap();
+        t.zadd(b"z", &ZAddOptions::default(), &[(2.0, b"a"), (5.0, b"b")])
+            .unwrap();
+        let keys: [&[u8]; 2] = [b"z", b"s"];
+        let u = t.zunion(&keys, Some(&[1.0, 10.0]), Aggregate::Sum).unwrap();
+        assert_eq!(
+            u.iter().collect::<Vec<_>>(),
+            vec![(&b"a"[..], 2.0), (b"c", 10.0), (b"b", 15.0)]
+        );
+        let i = t.zinter(&keys, None, Aggregate::Max).unwrap();
+        assert_eq!(i.iter().collect::<Vec<_>>(), vec![(&b"b"[..], 5.0)]);
+        let d = t.zdiff(&[b"s", b"z"]).unwrap();
+        assert_eq!(d.iter().collect::<Vec<_>>(), vec![(&b"c"[..], 1.0)]);
+        assert_eq!(t.zintercard(&keys, 0).unwrap(), 1);
+        t.put(b"str", Value::Str(blob(b"x")), 0).unwrap();
+        assert_eq!(
+            t.zunion(&[b"z", b"str"], None, Aggregate::Sum).unwrap_err(),
+            EngineError::WrongType
+        );
+        // Storing an empty result deletes the destination.
+        assert_eq!(t.zstore(b"s", SortedSet::default()).unwrap(), 0);
+        assert!(!t.exists(b"s").unwrap());
+    }
+
+    #[test]
     fn aggregates_never_yield_nan() {
-        assert_eq!(aggregate(Aggregate::Sum, f64::INFINITY, f64::NEG_INFINITY), 0.0);
+        assert_eq!(
+            aggregate(Aggregate::Sum, f64::INFINITY, f64::NEG_INFINITY),
+            0.0
+        );
         assert_eq!(aggregate(Aggregate::Min, 1.0, f64::NAN), 1.0);
         assert_eq!(aggregate(Aggregate::Max, 1.0, f64::NAN), 1.0);
         assert_eq!(weighted(f64::INFINITY, 0.0), 0.0);

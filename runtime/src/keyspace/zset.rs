@@ -79,8 +79,11 @@ fn bounds_valid<T: Ord>(lo: &Bound<T>, hi: &Bound<T>) -> bool {
     }
 }
 
+/// Bounds of a range over `by_score`.
+type ScoreRange = (Bound<(Score, Blob)>, Bound<(Score, Blob)>);
+
 /// An empty range of `by_score` (`BTreeSet::range` panics on inverted ones).
-fn empty_range() -> (Bound<(Score, Blob)>, Bound<(Score, Blob)>) {
+fn empty_range() -> ScoreRange {
     let k = (Score(0.0), Blob::new());
     (Bound::Included(k.clone()), Bound::Excluded(k))
 }
@@ -379,11 +382,20 @@ mod tests {
         let r = |lo, hi| members(z.range_by_score(lo, hi));
         use ScoreBound::*;
         assert_eq!(r(Exclusive(1.0), Inclusive(3.0)), vec![&b"b"[..], b"c"]);
-        assert_eq!(r(Inclusive(f64::NEG_INFINITY), Exclusive(2.0)), vec![&b"a"[..]]);
-        assert_eq!(r(Inclusive(3.0), Inclusive(f64::INFINITY)), vec![&b"c"[..], b"d"]);
+        assert_eq!(
+            r(Inclusive(f64::NEG_INFINITY), Exclusive(2.0)),
+            vec![&b"a"[..]]
+        );
+        assert_eq!(
+            r(Inclusive(3.0), Inclusive(f64::INFINITY)),
+            vec![&b"c"[..], b"d"]
+        );
         assert!(r(Inclusive(3.0), Inclusive(1.0)).is_empty());
         assert!(r(Exclusive(2.0), Exclusive(2.0)).is_empty());
-        assert_eq!(members(z.range_by_score(Inclusive(2.0), Inclusive(3.0)).rev()), vec![&b"c"[..], b"b"]);
+        assert_eq!(
+            members(z.range_by_score(Inclusive(2.0), Inclusive(3.0)).rev()),
+            vec![&b"c"[..], b"b"]
+        );
         assert_eq!(z.rank(b"c", false), Some((2, 3.0)));
         assert_eq!(z.rank(b"c", true), Some((1, 3.0)));
         assert_eq!(z.rank(b"zz", false), None);
@@ -401,22 +413,37 @@ mod tests {
         let lex = |lo, hi| lex_in(&z, lo, hi);
         use LexBound::*;
         assert_eq!(lex(Min, Max).len(), 4);
-        assert_eq!(lex(Inclusive(blob(b"b")), Exclusive(blob(b"d"))), vec![blob(b"b"), blob(b"c")]);
-        assert_eq!(lex(Exclusive(blob(b"b")), Max), vec![blob(b"c"), blob(b"d")]);
+        assert_eq!(
+            lex(Inclusive(blob(b"b")), Exclusive(blob(b"d"))),
+            vec![blob(b"b"), blob(b"c")]
+        );
+        assert_eq!(
+            lex(Exclusive(blob(b"b")), Max),
+            vec![blob(b"c"), blob(b"d")]
+        );
         assert!(lex(Inclusive(blob(b"c")), Inclusive(blob(b"a"))).is_empty());
         assert!(lex(Exclusive(blob(b"b")), Exclusive(blob(b"b"))).is_empty());
         assert!(lex(Max, Max).is_empty());
         assert!(lex(Min, Min).is_empty());
         // Mixed scores: every member in range, in score order.
         z.insert(b"a", 5.0);
-        assert_eq!(lex_in(&z, Inclusive(blob(b"a")), Inclusive(blob(b"b"))), vec![blob(b"b"), blob(b"a")]);
+        assert_eq!(
+            lex_in(&z, Inclusive(blob(b"a")), Inclusive(blob(b"b"))),
+            vec![blob(b"b"), blob(b"a")]
+        );
     }
 
     #[test]
     fn from_dict_builds_both_indexes() {
         let mut d = Dict::new();
-        d.insert(ZMember { member: blob(b"x"), score: 2.0 });
-        d.insert(ZMember { member: blob(&[b'y'; 30]), score: -0.0 });
+        d.insert(ZMember {
+            member: blob(b"x"),
+            score: 2.0,
+        });
+        d.insert(ZMember {
+            member: blob(&[b'y'; 30]),
+            score: -0.0,
+        });
         let z = SortedSet::from_dict(d);
         assert_eq!(z.len(), 2);
         assert_eq!(z.bytes(), fresh_bytes(&z));

@@ -3,3 +3,4 @@
 
 mod connection;
 mod strings;
+mod zsets;

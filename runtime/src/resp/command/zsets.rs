@@ -25,7 +25,13 @@ type R = Result<Flow, CmdError>;
 /// One score bound. Redis reads these with `strtod`, which takes an empty
 /// string (as in `(`) for 0.
 fn score_item(a: &[u8]) -> Option<ScoreBound> {
-    let num = |s: &[u8]| if s.is_empty() { Some(0.0) } else { parse_f64(s) };
+    let num = |s: &[u8]| {
+        if s.is_empty() {
+            Some(0.0)
+        } else {
+            parse_f64(s)
+        }
+    };
     match a.strip_prefix(b"(") {
         Some(rest) => num(rest).map(ScoreBound::Exclusive),
         None => num(a).map(ScoreBound::Inclusive),
@@ -117,7 +123,7 @@ fn zadd(ctx: &mut Ctx, req: &Request) -> R {
     }
     // Redis's order of checks: pairing, option conflicts, INCR arity, floats.
     let elements = req.len() - i;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     o.validate()?;
@@ -354,7 +360,9 @@ fn zrevrangebylex(ctx: &mut Ctx, req: &Request) -> R {
 
 fn zremrangebyrank(ctx: &mut Ctx, req: &Request) -> R {
     let (start, stop) = (args::int(req.arg(2))?, args::int(req.arg(3))?);
-    let n = ctx.txn.zremrange(req.arg(1), ZRange::Rank { start, stop })?;
+    let n = ctx
+        .txn
+        .zremrange(req.arg(1), ZRange::Rank { start, stop })?;
     ctx.out.int(n as i64);
     Ok(Flow::Done)
 }
@@ -603,7 +611,9 @@ fn algebra_args(req: &Request, at: usize, accepts: Accepts) -> Result<Algebra<'_
             let w = req
                 .args_from(j + 1)
                 .take(n)
-                .map(|x| parse_f64(x).ok_or_else(|| CmdError::msg("ERR weight value is not a float")))
+                .map(|x| {
+                    parse_f64(x).ok_or_else(|| CmdError::msg("ERR weight value is not a float"))
+                })
                 .collect::<Result<_, _>>()?;
             a.weights = Some(w);
             j += n;
@@ -642,11 +652,7 @@ enum Op {
     Diff,
 }
 
-fn algebra(
-    ctx: &mut Ctx,
-    a: &Algebra<'_>,
-    op: Op,
-) -> Result<crate::keyspace::SortedSet, CmdError> {
+fn algebra(ctx: &mut Ctx, a: &Algebra<'_>, op: Op) -> Result<crate::keyspace::SortedSet, CmdError> {
     let w = a.weights.as_deref();
     Ok(match op {
         Op::Union => ctx.txn.zunion(&a.keys, w, a.agg)?,
@@ -1008,8 +1014,12 @@ mod tests {
     fn score_bounds_parse_like_redis() {
         assert!(matches!(score_item(b"1.5"), Some(ScoreBound::Inclusive(v)) if v == 1.5));
         assert!(matches!(score_item(b"(1.5"), Some(ScoreBound::Exclusive(v)) if v == 1.5));
-        assert!(matches!(score_item(b"-inf"), Some(ScoreBound::Inclusive(v)) if v == f64::NEG_INFINITY));
-        assert!(matches!(score_item(b"(+inf"), Some(ScoreBound::Exclusive(v)) if v == f64::INFINITY));
+        assert!(
+            matches!(score_item(b"-inf"), Some(ScoreBound::Inclusive(v)) if v == f64::NEG_INFINITY)
+        );
+        assert!(
+            matches!(score_item(b"(+inf"), Some(ScoreBound::Exclusive(v)) if v == f64::INFINITY)
+        );
         assert!(matches!(score_item(b"("), Some(ScoreBound::Exclusive(v)) if v == 0.0));
         assert!(score_item(b"abc").is_none());
         assert!(score_item(b"(nan").is_none());
