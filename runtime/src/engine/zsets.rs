@@ -685,8 +685,11 @@ impl Txn<'_> {
     }
 
     /// Type-checks every input; their sizes, `None` if any is missing or
-    /// empty (which empties an intersection).
+    /// empty, or there are no keys (all of which empty an intersection).
     fn input_sizes(&mut self, keys: &[&[u8]]) -> EngineResult<Option<Vec<usize>>> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
         let mut sizes = Vec::with_capacity(keys.len());
         let mut all_present = true;
         for k in keys {
