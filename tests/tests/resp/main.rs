@@ -5,3 +5,4 @@ mod connection;
 mod hashes;
 mod sets;
 mod strings;
+mod zsets;
