@@ -2,4 +2,6 @@
 //! redis-cli and raw TCP. One module per command family.
 
 mod connection;
+mod pubsub;
 mod strings;
+mod transactions;
