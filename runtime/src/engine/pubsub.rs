@@ -158,9 +158,13 @@ impl Broker {
         self.channels.read().get(channel).map_or(0, |s| s.len())
     }
 
-    /// Number of pattern subscriptions.
+    /// Number of distinct subscribed patterns (PUBSUB NUMPAT: Redis 7 counts a
+    /// pattern once however many clients subscribed to it).
     pub fn numpat(&self) -> usize {
-        self.patterns.read().len()
+        let patterns = self.patterns.read();
+        let distinct: std::collections::HashSet<&Bytes> =
+            patterns.iter().map(|(p, _, _)| p).collect();
+        distinct.len()
     }
 
     /// Messages published since start.

@@ -285,13 +285,16 @@ impl<'e> Txn<'e> {
 
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
-        // Release shards before waking anyone, so woken clients find them free.
-        self.guards.clear();
+        // Invalidate WATCHes while the shards are still held: an EXEC that
+        // takes them next must already see its watched key as dirty, or it
+        // would overwrite this write (a lost update).
         if self.flushed {
             self.engine.watches().touch_all();
         } else if !self.touched.is_empty() {
             self.engine.watches().touch(&self.touched);
         }
+        // Release shards before waking anyone, so woken clients find them free.
+        self.guards.clear();
         if !self.ready.is_empty() {
             self.engine.blocking().signal(&self.ready);
         }

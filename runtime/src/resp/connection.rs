@@ -18,6 +18,9 @@ use super::parser::{self, Limits};
 use super::{Proto, Reply, Request, Session};
 use crate::server::Shared;
 
+/// Pub/sub output gathered into one write before the socket is flushed.
+pub(crate) const DRAIN_BYTES: usize = 256 * 1024;
+
 /// Serves one client until it disconnects, QUITs or the server shuts down.
 pub async fn serve<S>(
     shared: &Shared,
@@ -114,38 +117,12 @@ impl<'e> Connection<'e> {
         }
     }
 
-    fn write_message(&mut self, m: crate::engine::Message) {
-        let out = &mut self.out;
-        match &m.pattern {
-            None => {
-                out.push(3);
-                out.bulk(b"message");
-            }
-            Some(p) => {
-                out.push(4);
-                out.bulk(b"pmessage");
-                out.bulk(p);
-            }
-        }
-        out.bulk(&m.channel);
-        out.bulk(&m.payload);
-        // Drain what else is queued so a burst goes out in one write.
+    /// Writes a delivered message, then whatever else is already queued so a
+    /// burst goes out in one write (up to [`DRAIN_BYTES`], so a flood cannot
+    /// grow the buffer without bound or starve the socket).
+    fn write_message(&mut self, first: crate::engine::Message) {
         if let Some(s) = self.session.subs.as_mut() {
-            while let Ok(m) = s.rx.try_recv() {
-                match &m.pattern {
-                    None => {
-                        out.push(3);
-                        out.bulk(b"message");
-                    }
-                    Some(p) => {
-                        out.push(4);
-                        out.bulk(b"pmessage");
-                        out.bulk(p);
-                    }
-                }
-                out.bulk(&m.channel);
-                out.bulk(&m.payload);
-            }
+            s.drain_into(Some(first), &mut self.out, DRAIN_BYTES);
         }
     }
 

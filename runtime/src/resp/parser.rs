@@ -91,7 +91,8 @@ fn parse_multibulk(
         return Ok(None);
     }
     let count = header_int(&buf[1..eol]).ok_or(ProtocolError("invalid multibulk length"))?;
-    if count > limits.max_args as i64 {
+    // Compared as u64: `max_args as i64` would wrap for limits above i64::MAX.
+    if count > 0 && count as u64 > limits.max_args as u64 {
         return Err(ProtocolError(if authenticated {
             "invalid multibulk length"
         } else {
@@ -129,10 +130,15 @@ fn parse_multibulk(
         let start = eol + 2;
         let end = start + len as usize;
         if buf.len() < end + 2 {
-            // Make room for the rest of a large argument in one allocation.
+            // Make room for the rest of a large argument ahead of the reads,
+            // but never more than the client has already sent (at least
+            // 64 KB): a declared length is only a claim, and reserving it whole
+            // would let a few bytes pin `max_bulk` of memory. Growing by at
+            // most the buffered amount still doubles, so a large argument
+            // costs O(log n) reallocations.
             let need = end + 2 - buf.len();
             if need > 64 * 1024 {
-                buf.reserve(need);
+                buf.reserve(need.min(buf.len().max(64 * 1024)));
             }
             return Ok(None);
         }
@@ -300,5 +306,169 @@ mod tests {
             parse(&mut buf, &Limits::UNAUTHENTICATED, false).unwrap_err(),
             ProtocolError("unauthenticated bulk length")
         );
+    }
+
+    fn multibulk(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut v = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            v.extend_from_slice(a);
+            v.extend_from_slice(b"\r\n");
+        }
+        v
+    }
+
+    fn args_of(r: &Request) -> Vec<Vec<u8>> {
+        r.args_from(0).map(|a| a.to_vec()).collect()
+    }
+
+    /// Parses requests off `buf` until it is empty, incomplete or broken,
+    /// checking that nothing ever panics or loops.
+    fn drain(buf: &mut BytesMut, limits: &Limits, authenticated: bool) {
+        for _ in 0..=buf.len() {
+            match parse(buf, limits, authenticated) {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
+        panic!("parser made no progress");
+    }
+
+    use proptest::prelude::*;
+
+    fn arg_vectors() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// (c) Any argument vector, encoded as a multibulk, parses back to
+        /// itself and consumes exactly its bytes.
+        #[test]
+        fn multibulk_round_trips(args in arg_vectors(), trailing in proptest::collection::vec(any::<u8>(), 0..8)) {
+            let wire = multibulk(&args);
+            let mut buf = BytesMut::from(&wire[..]);
+            buf.extend_from_slice(&trailing);
+            let req = parse(&mut buf, &Limits::DEFAULT, true).unwrap().unwrap();
+            prop_assert_eq!(args_of(&req), args);
+            prop_assert_eq!(&buf[..], &trailing[..]);
+        }
+
+        /// (c) Split anywhere, a multibulk is incomplete (and the buffer
+        /// untouched) until its last byte arrives, then parses whole.
+        #[test]
+        fn multibulk_split_anywhere(args in arg_vectors()) {
+            let wire = multibulk(&args);
+            for cut in 0..wire.len() {
+                let mut buf = BytesMut::from(&wire[..cut]);
+                prop_assert!(matches!(parse(&mut buf, &Limits::DEFAULT, true), Ok(None)), "cut {}", cut);
+                prop_assert_eq!(&buf[..], &wire[..cut]);
+                buf.extend_from_slice(&wire[cut..]);
+                let req = parse(&mut buf, &Limits::DEFAULT, true).unwrap().unwrap();
+                prop_assert_eq!(args_of(&req), args.clone());
+                prop_assert!(buf.is_empty());
+            }
+        }
+
+        /// (b) Arbitrary bytes never panic the parser, with any limits.
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..256), auth in any::<bool>()) {
+            drain(&mut BytesMut::from(&data[..]), &Limits::DEFAULT, auth);
+            drain(&mut BytesMut::from(&data[..]), &Limits::UNAUTHENTICATED, auth);
+            let unlimited = Limits { max_bulk: usize::MAX, max_args: usize::MAX };
+            drain(&mut BytesMut::from(&data[..]), &unlimited, auth);
+        }
+
+        /// (b) RESP-looking noise (headers, digits, CRLF, quotes) reaches the
+        /// deep paths uniform noise rarely does; it must not panic either.
+        #[test]
+        fn resp_like_bytes_never_panic(parts in proptest::collection::vec(
+            proptest::sample::select(PIECES), 0..48)) {
+            let data = parts.concat();
+            drain(&mut BytesMut::from(&data[..]), &Limits::DEFAULT, true);
+            let unlimited = Limits { max_bulk: usize::MAX, max_args: usize::MAX };
+            drain(&mut BytesMut::from(&data[..]), &unlimited, true);
+        }
+    }
+
+    const PIECES: &[&[u8]] = &[
+        b"*",
+        b"$",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"0",
+        b"1",
+        b"3",
+        b"-1",
+        b"-",
+        b"x",
+        b" ",
+        b"\"",
+        b"'",
+        b"\\",
+        b"\\x4",
+        b"\\x41",
+        b"99999999999",
+        b"9223372036854775807",
+    ];
+
+    /// (d) Huge declared counts and lengths are refused or wait for data, but
+    /// never make the parser reserve what the client merely claims.
+    #[test]
+    fn huge_declared_lengths_do_not_allocate() {
+        const SMALL: usize = 256 * 1024;
+        let cases: &[(&[u8], bool)] = &[
+            (b"*999999999\r\n", true),
+            (b"*999999999\r\n$3\r\nGET\r\n", true),
+            (b"*1\r\n$999999999\r\n", false),
+            (b"*2147483647\r\n$536870912\r\n", true),
+            (b"*1\r\n$536870911\r\nabc", true),
+            (b"*99999999999\r\n", false),
+        ];
+        for &(input, ok) in cases {
+            let mut buf = BytesMut::from(input);
+            let r = parse(&mut buf, &Limits::DEFAULT, true);
+            assert_eq!(r.is_ok(), ok, "{}: {r:?}", String::from_utf8_lossy(input));
+            if ok {
+                assert!(r.unwrap().is_none());
+                assert_eq!(&buf[..], input, "incomplete input must stay buffered");
+            }
+            assert!(
+                buf.capacity() < SMALL,
+                "{} reserved {} bytes",
+                String::from_utf8_lossy(input),
+                buf.capacity()
+            );
+        }
+        // Even with no bulk limit at all (a misconfigured proto-max-bulk-len):
+        // no overflow, no giant reservation.
+        let unlimited = Limits {
+            max_bulk: usize::MAX,
+            max_args: usize::MAX,
+        };
+        let mut buf = BytesMut::from(&b"*1\r\n$9223372036854775807\r\nabc"[..]);
+        let r = parse(&mut buf, &unlimited, true);
+        assert!(matches!(r, Ok(None)), "{r:?}");
+        assert!(buf.capacity() < SMALL);
+    }
+
+    /// A large argument arriving in pieces is reassembled with geometric,
+    /// bounded growth of the buffer.
+    #[test]
+    fn large_argument_in_pieces() {
+        let arg = vec![b'v'; 3 * 1024 * 1024 + 5];
+        let wire = multibulk(&[b"SET".to_vec(), b"k".to_vec(), arg.clone()]);
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for chunk in wire.chunks(16 * 1024) {
+            assert!(got.is_none());
+            buf.extend_from_slice(chunk);
+            got = parse(&mut buf, &Limits::DEFAULT, true).unwrap();
+            assert!(buf.capacity() <= 2 * wire.len() + 64 * 1024);
+        }
+        let req = got.expect("complete");
+        assert_eq!(req.arg(2), &arg[..]);
     }
 }

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::Request;
 use super::clients::ClientInfo;
 use super::command::{CmdError, CommandSpec};
+use super::{Reply, Request};
 use crate::engine::{Engine, Mailbox, Message, SubscriberId, WatchSet};
 use crate::server::Shared;
 
@@ -46,6 +46,40 @@ impl Subscriptions {
     /// Channel plus pattern subscriptions.
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Writes `first` (if any) and then the messages already waiting in the
+    /// mailbox as `message`/`pmessage` pushes, until the mailbox is empty or
+    /// `out` holds `max_bytes` (the rest stays queued for the next call).
+    ///
+    /// Messages for a channel or pattern unsubscribed since they were
+    /// published are dropped: Redis never sends one after the unsubscribe
+    /// confirmation, and a RESP2 client back in normal mode would take it for
+    /// the reply to its next command.
+    pub fn drain_into(&mut self, first: Option<Message>, out: &mut Reply, max_bytes: usize) {
+        let mut next = first.or_else(|| self.rx.try_recv().ok());
+        while let Some(m) = next {
+            match &m.pattern {
+                None if self.channels.contains(&m.channel) => {
+                    out.push(3);
+                    out.bulk(b"message");
+                    out.bulk(&m.channel);
+                    out.bulk(&m.payload);
+                }
+                Some(p) if self.patterns.contains(p) => {
+                    out.push(4);
+                    out.bulk(b"pmessage");
+                    out.bulk(p);
+                    out.bulk(&m.channel);
+                    out.bulk(&m.payload);
+                }
+                _ => {}
+            }
+            if out.len() >= max_bytes {
+                break;
+            }
+            next = self.rx.try_recv().ok();
+        }
     }
 }
 
@@ -141,5 +175,65 @@ impl<'e> Session<'e> {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         self.unsubscribe_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Broker;
+    use crate::resp::Proto;
+
+    fn subs(broker: &Broker) -> Subscriptions {
+        let (mailbox, rx, overflow) = Mailbox::new(16);
+        Subscriptions {
+            id: broker.next_id(),
+            mailbox,
+            rx,
+            overflow,
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+        }
+    }
+
+    #[test]
+    fn drain_writes_current_messages_and_drops_stale_ones() {
+        let broker = Broker::default();
+        let mut s = subs(&broker);
+        let (c, p) = (Bytes::from_static(b"c"), Bytes::from_static(b"c*"));
+        broker.subscribe(s.id, &s.mailbox, &c);
+        broker.psubscribe(s.id, &s.mailbox, &p);
+        s.channels.insert(c.clone());
+        s.patterns.insert(p.clone());
+        assert_eq!(broker.publish(&c, &Bytes::from_static(b"1")), 2);
+        // Unsubscribed from the channel while its message was in flight.
+        broker.unsubscribe(s.id, &c);
+        s.channels.remove(&c);
+        let mut out = Reply::new(Proto::Resp3);
+        s.drain_into(None, &mut out, usize::MAX);
+        assert_eq!(
+            String::from_utf8_lossy(out.bytes()),
+            ">4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$1\r\nc\r\n$1\r\n1\r\n"
+        );
+        assert!(s.rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn drain_stops_at_the_byte_budget() {
+        let broker = Broker::default();
+        let mut s = subs(&broker);
+        let c = Bytes::from_static(b"c");
+        broker.subscribe(s.id, &s.mailbox, &c);
+        s.channels.insert(c.clone());
+        for _ in 0..3 {
+            broker.publish(&c, &Bytes::from_static(b"x"));
+        }
+        let one: &[u8] = b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n";
+        let mut out = Reply::new(Proto::Resp2);
+        s.drain_into(None, &mut out, 1);
+        assert_eq!(out.bytes(), one);
+        out.clear();
+        s.drain_into(None, &mut out, usize::MAX);
+        assert_eq!(out.bytes(), one.repeat(2));
     }
 }

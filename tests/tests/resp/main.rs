@@ -3,6 +3,8 @@
 
 mod connection;
 mod hashes;
+mod pubsub;
 mod sets;
 mod strings;
+mod transactions;
 mod zsets;
