@@ -2,4 +2,7 @@
 //! redis-cli and raw TCP. One module per command family.
 
 mod connection;
+mod eviction;
+mod keys;
+mod server;
 mod strings;
