@@ -109,10 +109,25 @@ impl ServerStats {
         self.errors.lock().values().sum()
     }
 
+    /// Zeroes every counter (CONFIG RESETSTAT).
+    pub fn reset(&self) {
+        // Under the samples lock, so a concurrent sample sees both or neither.
+        let mut s = self.ops_samples.lock();
+        self.commands.store(0, Ordering::Relaxed);
+        *s = (0, [0; 16], 0);
+        drop(s);
+        for c in &self.per_command {
+            c.calls.store(0, Ordering::Relaxed);
+            c.usec.store(0, Ordering::Relaxed);
+        }
+        self.errors.lock().clear();
+    }
+
     fn sample_ops(&self, interval: Duration) {
         let total = self.commands.load(Ordering::Relaxed);
         let mut s = self.ops_samples.lock();
-        let per_sec = ((total - s.0) as f64 / interval.as_secs_f64()) as u64;
+        // Saturating: a RESETSTAT between the load and the lock lowers the total.
+        let per_sec = (total.saturating_sub(s.0) as f64 / interval.as_secs_f64()) as u64;
         s.0 = total;
         let i = s.2 % 16;
         s.1[i] = per_sec;

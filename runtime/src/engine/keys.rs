@@ -4,6 +4,10 @@
 use super::{EngineError, EngineResult, Txn, glob_match};
 use crate::keyspace::{Blob, CURSOR_BITS, Entry, Kind};
 
+// A SCAN cursor is the shard index above a shard's dict cursor; configs allow
+// up to 2^10 shards.
+const _: () = assert!(CURSOR_BITS + 10 <= 64);
+
 /// Conditions of EXPIRE and friends (Redis 7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExpireCondition {
@@ -18,6 +22,8 @@ pub enum ExpireCondition {
     IfGreater,
     /// Only if the new TTL is smaller (LT; no TTL counts as infinite).
     IfLess,
+    /// Only if the key has a TTL and the new one is smaller (XX and LT).
+    IfSomeAndLess,
 }
 
 /// Remaining time to live, as TTL/PTTL/EXPIRETIME report it.
@@ -48,6 +54,11 @@ impl Txn<'_> {
         Ok(self.peek(key)?.is_some())
     }
 
+    /// TOUCH: records an access of `key` (as a read does); true if it exists.
+    pub fn touch(&mut self, key: &[u8]) -> EngineResult<bool> {
+        Ok(self.read(key)?.is_some())
+    }
+
     /// The kind of value at `key`.
     pub fn kind(&mut self, key: &[u8]) -> EngineResult<Option<Kind>> {
         Ok(self.peek(key)?.map(|e| e.value.kind()))
@@ -70,6 +81,7 @@ impl Txn<'_> {
             ExpireCondition::IfSome => current != 0,
             ExpireCondition::IfGreater => current != 0 && at_ms > current,
             ExpireCondition::IfLess => current == 0 || at_ms < current,
+            ExpireCondition::IfSomeAndLess => current != 0 && at_ms < current,
         };
         if !allowed {
             return Ok(false);
@@ -135,6 +147,18 @@ impl Txn<'_> {
         Ok(n)
     }
 
+    /// Number of keys and of keys with a TTL, counted through this
+    /// transaction (so it works inside one that holds every shard, where
+    /// locking shards again would deadlock).
+    pub fn key_counts(&mut self) -> EngineResult<(usize, usize)> {
+        let (mut keys, mut volatile) = (0, 0);
+        self.for_each_shard(|_, s| {
+            keys += s.len();
+            volatile += s.volatile();
+        })?;
+        Ok((keys, volatile))
+    }
+
     /// Deletes every key; returns how many there were.
     pub fn flush(&mut self) -> EngineResult<usize> {
         let mut n = 0;
@@ -159,20 +183,24 @@ impl Txn<'_> {
         Ok(out)
     }
 
-    /// One SCAN step: keys from `cursor` on, and the cursor to continue from
-    /// (0 when done). Every key present for the whole scan is returned at
-    /// least once.
+    /// One SCAN step: visits about `opts.count` keys from `cursor` on and
+    /// returns those that pass the filters, with the cursor to continue from
+    /// (0 when done). As in Redis, COUNT bounds the work, not the number of
+    /// results, so a selective MATCH may return few or none per step. Every
+    /// key present for the whole scan is returned at least once.
     pub fn scan(&mut self, cursor: u64, opts: &ScanOptions<'_>) -> EngineResult<(u64, Vec<Blob>)> {
         let now = self.now_ms();
         let shards = self.engine().keyspace().shard_count();
         let mut shard = (cursor >> CURSOR_BITS) as usize;
         let mut inner = cursor & ((1u64 << CURSOR_BITS) - 1);
         let count = opts.count.max(1);
+        let mut visited = 0;
         let mut out = Vec::new();
-        while shard < shards && out.len() < count {
-            let want = count - out.len();
+        while shard < shards && visited < count {
+            let want = count - visited;
             inner = self.with_shard(shard, |s| {
                 s.dict().scan(inner, want, |e| {
+                    visited += 1;
                     let keep = !e.is_expired(now)
                         && opts.pattern.is_none_or(|p| glob_match(p, &e.key))
                         && opts.kind.is_none_or(|k| e.value.kind() == k);
@@ -214,5 +242,95 @@ impl Txn<'_> {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::RegionId;
+    use crate::engine::Engine;
+    use crate::keyspace::{Value, blob};
+
+    fn engine_with(n: usize) -> Engine {
+        engine_with_shards(n, 4)
+    }
+
+    fn engine_with_shards(n: usize, shard_bits: u32) -> Engine {
+        let e = Engine::new(RegionId(1), shard_bits);
+        let mut t = e.txn_all();
+        for i in 0..n {
+            t.put(format!("k{i}").as_bytes(), Value::Str(blob(b"v")), 0)
+                .unwrap();
+        }
+        drop(t);
+        e
+    }
+
+    #[test]
+    fn key_counts_work_while_every_shard_is_held() {
+        let e = engine_with(100);
+        let mut t = e.txn_all();
+        let far = t.now_ms() + 60_000;
+        assert!(t.expire_at(b"k1", far, ExpireCondition::Always).unwrap());
+        assert_eq!(t.key_counts().unwrap(), (100, 1));
+        drop(t);
+        assert_eq!(e.txn_none().key_counts().unwrap(), (100, 1));
+    }
+
+    #[test]
+    fn scan_count_bounds_work_not_matches() {
+        let e = engine_with(1000);
+        let mut t = e.txn_none();
+        let opts = ScanOptions {
+            pattern: Some(b"nothing*"),
+            count: 10,
+            kind: None,
+        };
+        let (next, found) = t.scan(0, &opts).unwrap();
+        assert!(found.is_empty());
+        assert_ne!(next, 0, "one step must not walk the whole keyspace");
+    }
+
+    #[test]
+    fn scan_terminates_with_the_most_shards() {
+        let e = engine_with_shards(300, 10);
+        let mut t = e.txn_none();
+        let opts = ScanOptions {
+            count: 50,
+            ..Default::default()
+        };
+        let (mut cursor, mut seen) = (0, std::collections::HashSet::new());
+        for _ in 0..10_000 {
+            let (next, keys) = t.scan(cursor, &opts).unwrap();
+            seen.extend(keys);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(cursor, 0);
+        assert_eq!(seen.len(), 300);
+    }
+
+    #[test]
+    fn xx_lt_needs_an_existing_ttl() {
+        let e = engine_with(1);
+        let mut t = e.txn_all();
+        let at = t.now_ms() + 10_000;
+        assert!(
+            !t.expire_at(b"k0", at, ExpireCondition::IfSomeAndLess)
+                .unwrap()
+        );
+        assert!(t.expire_at(b"k0", at, ExpireCondition::IfLess).unwrap());
+        assert!(
+            !t.expire_at(b"k0", at + 1, ExpireCondition::IfSomeAndLess)
+                .unwrap()
+        );
+        assert!(
+            t.expire_at(b"k0", at - 1, ExpireCondition::IfSomeAndLess)
+                .unwrap()
+        );
+        assert_eq!(t.ttl(b"k0").unwrap(), TtlState::ExpiresAt(at - 1));
     }
 }

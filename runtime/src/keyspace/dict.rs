@@ -34,7 +34,9 @@ pub trait DictItem {
     fn key(&self) -> &[u8];
 }
 
-const BUCKET_BITS: u32 = 40;
+// 38 bits of bucket index (far beyond any real table) keep CURSOR_BITS at 54,
+// so a keyspace SCAN cursor can put a shard index of up to 10 bits above it.
+const BUCKET_BITS: u32 = 38;
 const BUCKET_MASK: u64 = (1 << BUCKET_BITS) - 1;
 const GEN_MASK: u64 = 0xFFFF;
 

@@ -2,8 +2,11 @@
 //! redis-cli and raw TCP. One module per command family.
 
 mod connection;
+mod eviction;
 mod hashes;
+mod keys;
 mod pubsub;
+mod server;
 mod sets;
 mod strings;
 mod transactions;
