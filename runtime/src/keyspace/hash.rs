@@ -56,6 +56,10 @@ impl HashValue {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+    /// [`HashValue::bytes`] recomputed from scratch (for invariant checks).
+    pub fn recount_bytes(&self) -> usize {
+        self.fields.iter().map(field_bytes).sum()
+    }
     /// Number of fields.
     pub fn len(&self) -> usize {
         self.fields.len()

@@ -131,6 +131,26 @@ impl Keyspace {
                     s.volatile()
                 ));
             }
+            for e in s.dict().iter() {
+                let (kept, recount) = match &e.value {
+                    Value::Str(_) => continue,
+                    Value::Hash(h) => (h.bytes(), h.recount_bytes()),
+                    Value::Set(v) => (v.bytes(), v.recount_bytes()),
+                    Value::ZSet(z) => (z.bytes(), z.recount_bytes()),
+                    Value::List(l) => (
+                        l.bytes(),
+                        l.iter()
+                            .map(|b| std::mem::size_of::<Blob>() + blob::heap_bytes(b))
+                            .sum(),
+                    ),
+                };
+                if kept != recount {
+                    return Err(format!(
+                        "shard {i}: key {:?} counts {kept} bytes but holds {recount}",
+                        e.key
+                    ));
+                }
+            }
             if let Some(e) = s.dict().iter().find(|e| e.value.is_empty_collection()) {
                 return Err(format!(
                     "shard {i}: key {:?} holds an empty collection",

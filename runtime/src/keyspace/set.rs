@@ -40,6 +40,13 @@ impl SetValue {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+    /// [`SetValue::bytes`] recomputed from scratch (for invariant checks).
+    pub fn recount_bytes(&self) -> usize {
+        self.members
+            .iter()
+            .map(|m| MEMBER_OVERHEAD + heap_bytes(m))
+            .sum()
+    }
     /// Number of members.
     pub fn len(&self) -> usize {
         self.members.len()

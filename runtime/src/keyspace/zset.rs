@@ -157,6 +157,14 @@ impl SortedSet {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+    /// [`SortedSet::bytes`] recomputed from scratch (for invariant checks);
+    /// also checks that both indexes hold the same members.
+    pub fn recount_bytes(&self) -> usize {
+        if self.by_member.len() != self.by_score.len() {
+            return usize::MAX;
+        }
+        self.by_member.iter().map(|m| member_cost(&m.member)).sum()
+    }
     /// Number of members.
     pub fn len(&self) -> usize {
         self.by_member.len()

@@ -1,6 +1,7 @@
 //! RESP gateway tests: a real server on loopback, driven by the `redis` crate,
 //! redis-cli and raw TCP. One module per command family.
 
+mod accounting;
 mod connection;
 mod eviction;
 mod hashes;
