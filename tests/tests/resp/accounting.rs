@@ -31,7 +31,7 @@ fn counters_match_a_recount_after_random_writes() {
         } else {
             format!("v{i}")
         };
-        let mut cmd = match rng.next(22) {
+        let cmd = match rng.next(22) {
             0 => redis::cmd("SET").arg(&key).arg(&value).clone(),
             1 => redis::cmd("APPEND").arg(&key).arg(&value).clone(),
             2 => redis::cmd("SETRANGE")
