@@ -70,6 +70,8 @@ pub struct Config {
     pub hz: u32,
     /// Log filter (`info`, `debug`, `meridian=trace`, …).
     pub log: String,
+    /// Worker threads serving connections (0 = half the CPU cores, at least 1).
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -87,6 +89,7 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             hz: 10,
             log: "info".into(),
+            threads: 0,
         }
     }
 }

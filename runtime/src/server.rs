@@ -316,8 +316,13 @@ async fn maintenance_loop(shared: Arc<Shared>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let engine = &shared.engine;
-                engine.keyspace().expire_cycle(crate::clock::unix_ms(), budget);
+                // The sweep takes shard locks for up to `budget`; run it off the
+                // connection workers so it never stalls a worker thread.
+                let sweeper = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    sweeper.engine.keyspace().expire_cycle(crate::clock::unix_ms(), budget)
+                })
+                .await;
                 shared.stats.sample_ops(period);
             }
             _ = shutdown.changed() => break,
