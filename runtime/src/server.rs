@@ -257,7 +257,11 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         engine,
         clients: ClientRegistry::default(),
         stats: ServerStats::default(),
-        run_id: format!("{:040x}", rand::random::<u128>()),
+        run_id: format!(
+            "{:032x}{:08x}",
+            rand::random::<u128>(),
+            rand::random::<u32>()
+        ),
         config,
         addr,
         shutdown: rx,

@@ -184,7 +184,13 @@ impl<'e> Connection<'e> {
             self.fail(&e);
             return Flow::Done;
         };
-        self.batch_last = Some(spec.name);
+        if self.batch_commands == 1 {
+            // The first command of a batch is visible at once (CLIENT LIST
+            // shows itself); later ones are published when the batch ends.
+            self.session.client.note_command(spec.name);
+        } else {
+            self.batch_last = Some(spec.name);
+        }
         if !spec.arity_ok(req.len()) {
             let e = CmdError::Arity(req.name_lower());
             self.fail(&e);
