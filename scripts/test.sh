@@ -29,4 +29,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
+# The CLI tests run the real `meridian` binary, so build it first.
+cargo build -p meridian
 cargo test --workspace

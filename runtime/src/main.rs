@@ -135,7 +135,10 @@ fn main() -> ExitCode {
     }
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
 
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(worker_threads(config.threads));
@@ -164,6 +167,8 @@ fn main() -> ExitCode {
             println!("  Connect with:  redis-cli -p {}", addr.port());
             println!("  Stop with Ctrl-C.");
             println!();
+        } else {
+            println!("meridian: serving RESP on {addr}");
         }
         wait_for_signal().await;
         info!("shutting down");
