@@ -2,4 +2,5 @@
 //! redis-cli and raw TCP. One module per command family.
 
 mod connection;
+mod lists;
 mod strings;
