@@ -48,6 +48,7 @@ fn start(args: &[&str]) -> (Child, u16) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("meridian did not report its port");
 }
 

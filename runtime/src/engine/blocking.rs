@@ -3,6 +3,18 @@
 //! shard; the first waiter wakes and retries its pop. A pop that leaves elements
 //! behind signals again, so a push of N elements serves N waiters in order.
 //!
+//! Only the head of a queue is ever woken, so a waiter that leaves while at the
+//! head (served, timed out, disconnected) wakes the next one: it may have
+//! consumed a signal meant for whoever is next. This is also what serves the
+//! next waiter after a pop by a blocked client — that pop's own signal reaches
+//! the popper itself, still registered while it retries. Extra wake-ups are
+//! harmless (the woken client retries and waits again); a lost one is not.
+//!
+//! A client must register before its last try, so a push between a failed
+//! try and the registration is seen by that try (the push saw no waiter and
+//! signalled nobody). Clients retry only when woken, never on other events,
+//! so one not at the head cannot take elements ahead of the woken one.
+//!
 //! Lock order: shard locks, then this registry's lock (never the reverse).
 
 use std::collections::{HashMap, VecDeque};

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -37,6 +37,8 @@ pub struct ClientInfo {
     pub resp: AtomicUsize,
     /// Commands queued in MULTI, or -1 (stored +1).
     pub multi: AtomicUsize,
+    /// Waiting in a blocking command (flag `b`).
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -71,6 +73,8 @@ impl ClientInfo {
             "P"
         } else if multi >= 0 {
             "x"
+        } else if self.blocked.load(Ordering::Relaxed) {
+            "b"
         } else {
             "N"
         };
@@ -121,6 +125,7 @@ impl ClientRegistry {
             psubs: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
             multi: AtomicUsize::new(0),
+            blocked: AtomicBool::new(false),
         });
         self.total_connections.fetch_add(1, Ordering::Relaxed);
         self.clients.lock().insert(id, info.clone());

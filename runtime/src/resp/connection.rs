@@ -6,6 +6,7 @@
 //! replies wait to be written); a client that closes ends its task; malformed
 //! input gets a protocol error and the connection closes, nobody else notices.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
+use super::clients::ClientInfo;
 use super::command::{self, Blocked, CmdError, Flow, flags};
 use super::parser::{self, Limits};
 use super::{Proto, Reply, Request, Session};
@@ -245,19 +247,35 @@ impl<'e> Connection<'e> {
         let Some(spec) = command::table().get(req.arg(0)) else {
             return Ok(true);
         };
-        let keys: Vec<Vec<u8>> = match spec.keys.indices(req) {
+        let mut keys: Vec<Vec<u8>> = match spec.keys.indices(req) {
             Ok(idx) => idx.iter().map(|&i| req.arg(i).to_vec()).collect(),
             Err(_) => Vec::new(),
         };
+        if spec.has(flags::BLOCKS_ON_FIRST_KEY) {
+            // Waiting in a destination's queue would swallow wake-ups meant
+            // for that key's own waiters.
+            keys.truncate(1);
+        }
         let engine = self.session.engine();
         let handle = engine.blocking().register(&keys);
-        let deadline = blocked.timeout.map(|t| tokio::time::Instant::now() + t);
+        let _blocked = BlockedMark::new(self.session.client.clone());
+        // A deadline too far to represent is as good as none.
+        let deadline = blocked
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut shutdown = self.session.shared().shutdown_signal();
+        // Retry first: a push may have landed between the first attempt and
+        // our registration (it saw no waiter, so it signalled nobody).
+        let mut retry = true;
         loop {
-            // Retry first: a push may have landed between the first attempt and
-            // our registration.
-            if let Flow::Done = command::execute(spec, &mut self.session, &mut self.out, req) {
-                return Ok(true);
+            // Retry only when signalled, not on every input: a waiter that is
+            // not at the head of its queue must not take elements ahead of the
+            // one that was woken (FIFO).
+            if retry {
+                if let Flow::Done = command::execute(spec, &mut self.session, &mut self.out, req) {
+                    return Ok(true);
+                }
+                retry = false;
             }
             let sleep = async {
                 match deadline {
@@ -266,7 +284,7 @@ impl<'e> Connection<'e> {
                 }
             };
             tokio::select! {
-                _ = handle.wait() => {}
+                _ = handle.wait() => retry = true,
                 _ = sleep => {
                     blocked.on_timeout.write(&mut self.out);
                     return Ok(true);
@@ -280,6 +298,22 @@ impl<'e> Connection<'e> {
                 _ = shutdown.changed() => return Ok(false),
             }
         }
+    }
+}
+
+/// Shows the client as blocked (CLIENT LIST flag `b`) while it lives.
+struct BlockedMark(Arc<ClientInfo>);
+
+impl BlockedMark {
+    fn new(client: Arc<ClientInfo>) -> BlockedMark {
+        client.blocked.store(true, Ordering::Relaxed);
+        BlockedMark(client)
+    }
+}
+
+impl Drop for BlockedMark {
+    fn drop(&mut self) {
+        self.0.blocked.store(false, Ordering::Relaxed);
     }
 }
 

@@ -6,6 +6,7 @@ mod connection;
 mod eviction;
 mod hashes;
 mod keys;
+mod lists;
 mod pubsub;
 mod server;
 mod sets;

@@ -44,9 +44,16 @@ pub fn timeout(arg: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
     if secs < 0.0 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
-    Ok(if secs == 0.0 {
-        None
-    } else {
-        Some(std::time::Duration::from_secs_f64(secs))
-    })
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    // Redis keeps deadlines as i64 Unix milliseconds and refuses timeouts
+    // whose deadline would overflow; the check also keeps `from_secs_f64`
+    // (which panics on huge values) in range.
+    let ms = (secs * 1000.0).ceil();
+    let room = (i64::MAX as u64).saturating_sub(crate::clock::unix_ms()) as f64;
+    if ms >= room {
+        return Err(CmdError::msg("ERR timeout is out of range"));
+    }
+    Ok(Some(std::time::Duration::from_millis(ms as u64)))
 }

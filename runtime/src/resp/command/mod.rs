@@ -59,6 +59,9 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 10;
     /// Connection-level command (no keyspace access).
     pub const CONNECTION: u32 = 1 << 11;
+    /// A blocking command that waits on its first key only; its other keys
+    /// are destinations (BLMOVE, BRPOPLPUSH), so pushes there must not wake it.
+    pub const BLOCKS_ON_FIRST_KEY: u32 = 1 << 12;
 }
 
 /// Which arguments of a command are keys.
