@@ -62,15 +62,7 @@ impl<'e> Txn<'e> {
     }
 
     fn shard(&mut self, hash: u64) -> EngineResult<&mut Shard> {
-        let want = self.engine.keyspace().shard_of(hash);
-        if self.all {
-            return Ok(&mut self.guards[want].1);
-        }
-        self.guards
-            .iter_mut()
-            .find(|(i, _)| *i == want)
-            .map(|(_, g)| &mut **g)
-            .ok_or(EngineError::UndeclaredKey)
+        held_shard(&mut self.guards, self.all, self.engine, hash)
     }
 
     /// Runs `visit` on every shard in order: with the held guards if this
@@ -169,11 +161,14 @@ impl<'e> Txn<'e> {
         let now = self.now_ms;
         let stamp = self.stamp();
         let region = self.engine.region();
-        self.note_write(key);
-        let shard = self.shard(hash)?;
+        let shard = held_shard(&mut self.guards, self.all, self.engine, hash)?;
         let Some(i) = shard.find(hash, key, now) else {
+            // Nothing to write: a WATCH on a missing key stays valid.
             return Ok(None);
         };
+        if self.engine.watches().active() {
+            self.touched.push(blob(key));
+        }
         let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
         e.stamp = stamp;
         e.region = region;
@@ -299,4 +294,24 @@ impl Drop for Txn<'_> {
             self.engine.blocking().signal(&self.ready);
         }
     }
+}
+
+/// The held guard of the shard `hash` belongs to. A free function over the
+/// guard list (not a method) so callers can borrow other fields of the `Txn`
+/// while they hold the shard.
+fn held_shard<'g, 'e>(
+    guards: &'g mut SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
+    all: bool,
+    engine: &Engine,
+    hash: u64,
+) -> EngineResult<&'g mut Shard> {
+    let want = engine.keyspace().shard_of(hash);
+    if all {
+        return Ok(&mut guards[want].1);
+    }
+    guards
+        .iter_mut()
+        .find(|(i, _)| *i == want)
+        .map(|(_, g)| &mut **g)
+        .ok_or(EngineError::UndeclaredKey)
 }

@@ -389,3 +389,31 @@ fn exec_is_atomic_for_other_clients() {
         .unwrap();
     assert_eq!((l, r), (300, 300));
 }
+
+#[test]
+fn writes_that_change_nothing_on_a_missing_key_keep_the_watch() {
+    let s = TestServer::start();
+    let mut a = s.conn();
+    let mut b = s.conn();
+    let _: () = redis::cmd("WATCH").arg("absent").query(&mut a).unwrap();
+    // Pops, removals and expiry changes on a key that does not exist modify nothing.
+    let _: Option<String> = redis::cmd("LPOP").arg("absent").query(&mut b).unwrap();
+    let _: i64 = redis::cmd("HDEL")
+        .arg("absent")
+        .arg("f")
+        .query(&mut b)
+        .unwrap();
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg("absent")
+        .arg("10")
+        .query(&mut b)
+        .unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut a).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("absent")
+        .arg("v")
+        .query(&mut a)
+        .unwrap();
+    let r: Option<Vec<String>> = redis::cmd("EXEC").query(&mut a).unwrap();
+    assert_eq!(r, Some(vec!["OK".to_string()]));
+}
