@@ -35,8 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis-server --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes --logfile /dev/null
-"$BIN" serve --port "$MERIDIAN_PORT" --log warn &
+# Servers share CPU 0, the load generator gets CPU 1: both servers see the same
+# single core, and other work on the machine disturbs the comparison less.
+PIN_SERVER=""; PIN_CLIENT=""
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ] && [ "${PIN:-1}" = 1 ]; then
+  PIN_SERVER="taskset -c 0"; PIN_CLIENT="taskset -c 1"
+fi
+$PIN_SERVER redis-server --port "$REDIS_PORT" --save '' --appendonly no --daemonize yes --logfile /dev/null
+$PIN_SERVER "$BIN" serve --port "$MERIDIAN_PORT" --threads 1 --log warn &
 MPID=$!
 for p in "$REDIS_PORT" "$MERIDIAN_PORT"; do
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -44,11 +50,11 @@ done
 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
-echo "redis:   $(redis-server --version | awk '{print $3}')   clients=$CLIENTS requests=$REQUESTS"
+echo "redis:   $(redis-server --version | awk '{print $3}')   clients=$CLIENTS requests=$REQUESTS pinning=${PIN_SERVER:+servers on cpu0, client on cpu1}"
 echo
 
 run() { # port pipeline -> csv lines "test",rps,avg,min,p50,p95,p99,max
-  redis-benchmark -p "$1" -c "$CLIENTS" -n "$REQUESTS" -P "$2" -t "$TESTS" -r 100000 --csv -q 2>/dev/null | tail -n +2
+  $PIN_CLIENT redis-benchmark -p "$1" -c "$CLIENTS" -n "$REQUESTS" -P "$2" -t "$TESTS" -r 100000 --csv -q 2>/dev/null | tail -n +2
 }
 
 printf '%-8s %-3s %12s %12s %7s %10s %10s\n' test P redis_rps meridian_rps ratio redis_p99 mer_p99
