@@ -49,6 +49,9 @@ pub async fn serve<S>(
     shared.clients.unregister(id);
 }
 
+/// Pending output that is written before parsing further requests.
+const FLUSH_AT: usize = 1 << 20;
+
 struct Connection<'e> {
     session: Session<'e>,
     out: Reply,
@@ -170,6 +173,12 @@ impl<'e> Connection<'e> {
                 if !self.block(stream, &req, b).await? {
                     return Ok(Step::Close);
                 }
+            } else if self.out.len() >= FLUSH_AT {
+                // A pipeline of large replies is written as it goes, so one
+                // connection's pending output stays bounded by about FLUSH_AT
+                // plus one reply.
+                stream.write_all(self.out.bytes()).await?;
+                self.out.clear();
             }
         }
     }

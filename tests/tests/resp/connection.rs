@@ -97,3 +97,22 @@ fn inline_commands_work() {
     let r = raw.roundtrip(b"SET greeting \"hello world\"\r\nGET greeting\r\n", 23);
     assert_eq!(String::from_utf8_lossy(&r), "+OK\r\n$11\r\nhello world\r\n");
 }
+
+#[test]
+fn a_long_pipeline_of_large_replies_is_answered_completely() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let big = "v".repeat(256 * 1024);
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut c)
+        .unwrap();
+    let mut p = redis::pipe();
+    for _ in 0..40 {
+        p.cmd("GET").arg("big");
+    }
+    let replies: Vec<String> = p.query(&mut c).unwrap();
+    assert_eq!(replies.len(), 40);
+    assert!(replies.iter().all(|r| r.len() == big.len()));
+}
