@@ -66,6 +66,8 @@ pub struct Config {
     /// Largest bulk string accepted, in bytes.
     #[serde(deserialize_with = "de_memory")]
     pub proto_max_bulk_len: u64,
+    /// Most arguments one command may have (Redis: `INT_MAX`).
+    pub max_multibulk_len: usize,
     /// Background maintenance frequency (active expiry), per second.
     pub hz: u32,
     /// Log filter (`info`, `debug`, `meridian=trace`, …).
@@ -87,6 +89,7 @@ impl Default for Config {
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: i32::MAX as usize,
             hz: 10,
             log: "info".into(),
             threads: 0,

@@ -65,6 +65,9 @@ struct Settings {
     /// Largest bulk string accepted, e.g. 512mb.
     #[arg(long, value_parser = memory_arg)]
     proto_max_bulk_len: Option<u64>,
+    /// Most arguments one command may have.
+    #[arg(long)]
+    max_multibulk_len: Option<usize>,
     /// Background maintenance frequency per second.
     #[arg(long)]
     hz: Option<u32>,
@@ -95,6 +98,7 @@ impl Settings {
             maxmemory_policy,
             maxmemory_samples,
             proto_max_bulk_len,
+            max_multibulk_len,
             hz,
             log,
             threads

@@ -153,7 +153,7 @@ impl<'e> Connection<'e> {
             }
             let limits = Limits {
                 max_bulk: self.session.engine().settings().proto_max_bulk_len(),
-                ..Limits::DEFAULT
+                max_args: self.session.shared().config.max_multibulk_len,
             };
             let req = match parser::parse(&mut self.buf, &limits, true) {
                 Ok(Some(req)) => req,

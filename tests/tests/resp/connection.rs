@@ -116,3 +116,30 @@ fn a_long_pipeline_of_large_replies_is_answered_completely() {
     assert_eq!(replies.len(), 40);
     assert!(replies.iter().all(|r| r.len() == big.len()));
 }
+
+#[test]
+fn protocol_limits_are_configurable() {
+    let s = TestServer::start_with(|c| {
+        c.max_multibulk_len = 4;
+        c.proto_max_bulk_len = 1024;
+    });
+    let mut raw = s.raw();
+    let r = raw.roundtrip(b"*5\r\n", 10);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        "-ERR Protocol error: invalid multibulk length\r\n"
+    );
+    assert!(raw.is_closed());
+    let mut raw = s.raw();
+    let r = raw.roundtrip(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000\r\n", 10);
+    assert_eq!(
+        String::from_utf8_lossy(&r),
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
+    let mut ok = s.conn();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v".repeat(1000))
+        .query(&mut ok)
+        .unwrap();
+}
