@@ -1,13 +1,15 @@
 //! Meridian: a multi-region, active-active edge cache.
 //!
 //! Data flows in one direction: front ends ([`resp`]) → [`engine`] →
-//! [`keyspace`]; [`clock`] stamps every write. See `docs/` for the semantics
+//! [`keyspace`]; [`clock`] stamps every write; [`replication`] links the
+//! regions (transport only so far). See `docs/` for the semantics
 //! users rely on and DESIGN.md for the architecture.
 
 pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod keyspace;
+pub mod replication;
 pub mod resp;
 pub mod server;
 
