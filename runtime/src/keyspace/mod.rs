@@ -5,7 +5,7 @@
 //! The keyspace knows about storage, expiry and eviction. It must not know about
 //! commands or protocols: the `engine` decides *what* to change and locks shards
 //! through [`Keyspace::lock`]; the keyspace keeps the invariants listed in
-//! [`shard`].
+//! the `shard` module.
 
 mod blob;
 mod dict;
