@@ -3,6 +3,9 @@
 //!
 //! Each [`TestServer`] runs on its own thread with its own tokio runtime, so a
 //! test can use blocking clients freely, and dropping it shuts the server down.
+//! [`Proxy`] sits between a client and a server (or two regions) and can hold,
+//! drop, delay or cut their traffic; [`keyspace_digest`] compares servers'
+//! data through RESP.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,8 +14,13 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod digest;
+pub mod proxy;
+
+pub use digest::{keyspace_digest, keyspace_dump, try_keyspace_digest};
 pub use meridian::config::Config;
 pub use meridian::server::Shared;
+pub use proxy::{Mode, Proxy};
 
 /// A server running in this process on a free loopback port.
 pub struct TestServer {
