@@ -154,6 +154,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let signals = ShutdownSignals::install();
         if dev && !config.bind.is_loopback() {
             warn!(bind = %config.bind, "dev mode is meant for loopback only");
         }
@@ -174,7 +175,7 @@ fn main() -> ExitCode {
         } else {
             println!("meridian: serving RESP on {addr}");
         }
-        wait_for_signal().await;
+        signals.wait().await;
         info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
@@ -192,25 +193,43 @@ fn worker_threads(configured: usize) -> usize {
     (cores / 2).max(1)
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, registered before the server announces itself so a
+/// signal sent right after start-up still shuts down gracefully.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn install() -> ShutdownSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(i), Ok(t)) => Some((i, t)),
+                _ => {
+                    warn!("cannot install signal handlers; falling back to Ctrl-C only");
+                    None
                 }
             };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            ShutdownSignals { streams }
         }
+        #[cfg(not(unix))]
+        ShutdownSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
