@@ -1,6 +1,7 @@
 //! The `meridian` command: `meridian dev` for a ready-to-use local server,
 //! `meridian serve --config meridian.toml` for one region in production.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -166,15 +167,19 @@ fn main() -> ExitCode {
             }
         };
         let addr = server.addr();
-        if dev {
-            println!();
-            println!("  Meridian dev server ready (single region, no password: loopback only).");
-            println!("  Connect with:  redis-cli -p {}", addr.port());
-            println!("  Stop with Ctrl-C.");
-            println!();
+        // Written without `println!`: if whoever reads our stdout goes away
+        // (`meridian dev | head -3`), the server keeps running instead of
+        // panicking on a broken pipe.
+        let banner = if dev {
+            format!(
+                "\n  Meridian dev server ready (single region, no password: loopback only).\n  Connect with:  redis-cli -p {}\n  Stop with Ctrl-C.\n\n",
+                addr.port()
+            )
         } else {
-            println!("meridian: serving RESP on {addr}");
-        }
+            format!("meridian: serving RESP on {addr}\n")
+        };
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(banner.as_bytes()).and_then(|_| stdout.flush());
         signals.wait().await;
         info!("shutting down");
         server.shutdown().await;

@@ -82,7 +82,8 @@ fn dev_takes_the_next_free_port_and_stops_on_sigterm() {
     assert_ne!(got, port, "the taken port must be skipped");
     assert!(got > port && got < port + 20);
     assert_eq!(ping(got), "PONG");
-    assert!(terminate(child).success());
+    let status = terminate(child);
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
 
 #[test]
@@ -119,7 +120,8 @@ fn serve_reads_the_config_file_and_flags_override_it() {
         .query(&mut c)
         .expect("config");
     assert_eq!(policy[1], "volatile-ttl");
-    assert!(terminate(child).success());
+    let status = terminate(child);
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
 
 #[test]
