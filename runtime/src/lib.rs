@@ -1,11 +1,13 @@
 //! Meridian: a multi-region, active-active edge cache.
 //!
 //! Data flows in one direction: front ends ([`resp`]) → [`engine`] →
-//! [`keyspace`]; [`clock`] stamps every write. See `docs/` for the semantics
+//! [`keyspace`]; [`clock`] stamps every write; [`crdt`] holds the replicated
+//! value types replication will merge. See `docs/` for the semantics
 //! users rely on and DESIGN.md for the architecture.
 
 pub mod clock;
 pub mod config;
+pub mod crdt;
 pub mod engine;
 pub mod keyspace;
 pub mod resp;
