@@ -1,12 +1,15 @@
 //! Meridian: a multi-region, active-active edge cache.
 //!
 //! Data flows in one direction: front ends ([`resp`]) → [`engine`] →
-//! [`keyspace`]; [`clock`] stamps every write; [`replication`] links the
-//! regions (transport only so far). See `docs/` for the semantics
+//! [`keyspace`]; [`clock`] stamps every write. [`crdt`] holds the replicated
+//! value types and [`replication`] the links between regions; both are
+//! built and tested but not yet wired into the engine. See `docs/` for the
+//! semantics
 //! users rely on and DESIGN.md for the architecture.
 
 pub mod clock;
 pub mod config;
+pub mod crdt;
 pub mod engine;
 pub mod keyspace;
 pub mod replication;

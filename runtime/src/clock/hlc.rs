@@ -9,14 +9,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::{Deserialize, Serialize};
+
 use super::unix_ms;
 
 const LOGICAL_BITS: u32 = 16;
 const LOGICAL_MASK: u64 = (1 << LOGICAL_BITS) - 1;
 
 /// A point in hybrid logical time. Totally ordered; packed into a `u64` so a
-/// stored value pays eight bytes for it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// stored value pays eight bytes for it. Serialized as the bare `u64` (replicated
+/// deltas carry stamps).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
 pub struct Stamp(pub u64);
 
 impl Stamp {
