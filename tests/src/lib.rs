@@ -7,6 +7,7 @@
 //! drop, delay or cut their traffic; [`keyspace_digest`] compares servers'
 //! data through RESP.
 
+pub mod call;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;

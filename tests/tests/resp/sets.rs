@@ -5,35 +5,8 @@
 use std::collections::HashSet;
 
 use meridian_tests::TestServer;
-use redis::{Connection, FromRedisValue, RedisError, Value};
-
-/// Runs a command given as words.
-fn q<T: FromRedisValue>(c: &mut Connection, words: &[&str]) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(words[0]);
-    for w in &words[1..] {
-        cmd.arg(*w);
-    }
-    cmd.query(c)
-}
-
-/// Runs a command that must succeed.
-fn ok<T: FromRedisValue>(c: &mut Connection, words: &[&str]) -> T {
-    q(c, words).unwrap_or_else(|e| panic!("{words:?}: {e}"))
-}
-
-/// The full error line of a command that must fail, e.g. `ERR syntax error`.
-fn err(c: &mut Connection, words: &[&str]) -> String {
-    match q::<Value>(c, words) {
-        Ok(v) => panic!("{words:?} should fail, got {v:?}"),
-        Err(e) => line(&e),
-    }
-}
-
-fn line(e: &RedisError) -> String {
-    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
-}
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+use meridian_tests::call::{WRONGTYPE, err, ok};
+use redis::{Connection, Value};
 
 /// The members of `key`, as a set.
 fn members(c: &mut Connection, key: &str) -> HashSet<String> {

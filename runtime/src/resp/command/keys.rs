@@ -265,12 +265,6 @@ macro_rules! cmd {
     };
 }
 
-const FIRST_TWO: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-
 /// The generic key commands.
 pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
@@ -317,7 +311,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "rename",
         3,
         WRITE,
-        FIRST_TWO,
+        KeySpec::FIRST_TWO,
         rename,
         "Renames a key and overwrites the destination."
     ),
@@ -325,7 +319,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "renamenx",
         3,
         WRITE | FAST,
-        FIRST_TWO,
+        KeySpec::FIRST_TWO,
         renamenx,
         "Renames a key only when the target key name doesn't exist."
     ),

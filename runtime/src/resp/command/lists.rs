@@ -382,20 +382,6 @@ macro_rules! cmd {
     };
 }
 
-/// Source and destination (LMOVE, RPOPLPUSH and their blocking forms).
-const TWO_KEYS: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-
-/// Every argument but the last, which is the timeout (BLPOP, BRPOP).
-const ALL_BUT_TIMEOUT: KeySpec = KeySpec::Range {
-    first: 1,
-    last: -2,
-    step: 1,
-};
-
 /// The list commands.
 pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
@@ -514,7 +500,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "lmove",
         5,
         WRITE | DENYOOM,
-        TWO_KEYS,
+        KeySpec::FIRST_TWO,
         lmove,
         "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."
     ),
@@ -522,7 +508,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "rpoplpush",
         3,
         WRITE | DENYOOM,
-        TWO_KEYS,
+        KeySpec::FIRST_TWO,
         rpoplpush,
         "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."
     ),
@@ -538,7 +524,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "blpop",
         -3,
         WRITE | BLOCKING,
-        ALL_BUT_TIMEOUT,
+        KeySpec::ALL_BUT_LAST,
         blpop,
         "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."
     ),
@@ -546,7 +532,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "brpop",
         -3,
         WRITE | BLOCKING,
-        ALL_BUT_TIMEOUT,
+        KeySpec::ALL_BUT_LAST,
         brpop,
         "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."
     ),
@@ -554,7 +540,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "blmove",
         6,
         WRITE | DENYOOM | BLOCKING | BLOCKS_ON_FIRST_KEY,
-        TWO_KEYS,
+        KeySpec::FIRST_TWO,
         blmove,
         "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."
     ),
@@ -562,7 +548,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "brpoplpush",
         4,
         WRITE | DENYOOM | BLOCKING | BLOCKS_ON_FIRST_KEY,
-        TWO_KEYS,
+        KeySpec::FIRST_TWO,
         brpoplpush,
         "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."
     ),

@@ -96,6 +96,18 @@ impl KeySpec {
         last: -1,
         step: 1,
     };
+    /// Arguments 1 and 2 (source and destination: LMOVE, SMOVE, RENAME, ZRANGESTORE…).
+    pub const FIRST_TWO: KeySpec = KeySpec::Range {
+        first: 1,
+        last: 2,
+        step: 1,
+    };
+    /// Every argument from 1 on but the last, a timeout (BLPOP, BZPOPMIN…).
+    pub const ALL_BUT_LAST: KeySpec = KeySpec::Range {
+        first: 1,
+        last: -2,
+        step: 1,
+    };
 
     /// Indices of the key arguments of `req`.
     pub fn indices(&self, req: &Request) -> Result<SmallVec<[usize; 4]>, CmdError> {

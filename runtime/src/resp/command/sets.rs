@@ -240,12 +240,6 @@ macro_rules! cmd {
     };
 }
 
-const FIRST_TWO: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-
 /// The set commands.
 pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
@@ -316,7 +310,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "smove",
         4,
         WRITE | FAST,
-        FIRST_TWO,
+        KeySpec::FIRST_TWO,
         smove,
         "Moves a member from one set to another."
     ),

@@ -724,20 +724,6 @@ macro_rules! cmd {
     };
 }
 
-/// `dst src` (ZRANGESTORE).
-const FIRST_TWO: KeySpec = KeySpec::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-
-/// Every argument but the trailing timeout (BZPOPMIN).
-const ALL_BUT_LAST: KeySpec = KeySpec::Range {
-    first: 1,
-    last: -2,
-    step: 1,
-};
-
 /// The sorted-set commands.
 pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
@@ -832,7 +818,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "zrangestore",
         -5,
         WRITE | DENYOOM,
-        FIRST_TWO,
+        KeySpec::FIRST_TWO,
         zrangestore,
         "Stores a range of members from sorted set in a key."
     ),
@@ -920,7 +906,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "bzpopmin",
         -3,
         WRITE | FAST | BLOCKING,
-        ALL_BUT_LAST,
+        KeySpec::ALL_BUT_LAST,
         bzpopmin,
         "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."
     ),
@@ -928,7 +914,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "bzpopmax",
         -3,
         WRITE | FAST | BLOCKING,
-        ALL_BUT_LAST,
+        KeySpec::ALL_BUT_LAST,
         bzpopmax,
         "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."
     ),
