@@ -30,7 +30,7 @@ pub async fn serve<S>(
     peer: std::net::SocketAddr,
     local: std::net::SocketAddr,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
 {
     let client = shared.clients.register(peer, local);
     let id = client.id;
@@ -52,6 +52,24 @@ pub async fn serve<S>(
 /// Pending output that is written before parsing further requests.
 const FLUSH_AT: usize = 1 << 20;
 
+/// A byte stream a RESP connection runs over.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Called after a read returned less than the buffer could hold, which
+    /// means the socket is drained. Streams with a readiness flag clear it so
+    /// the next read waits for the reactor instead of trying a syscall first.
+    fn mark_drained(&self) {}
+}
+
+impl Transport for tokio::net::TcpStream {
+    fn mark_drained(&self) {
+        // Returning WouldBlock from `try_io` clears the cached readiness (only
+        // if no newer readiness event arrived meanwhile, so no wake-up is lost).
+        let _ = self.try_io(tokio::io::Interest::READABLE, || {
+            Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+        });
+    }
+}
+
 struct Connection<'e> {
     session: Session<'e>,
     out: Reply,
@@ -68,10 +86,7 @@ enum Step {
 }
 
 impl<'e> Connection<'e> {
-    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        mut stream: S,
-    ) -> std::io::Result<()> {
+    async fn run<S: Transport>(&mut self, mut stream: S) -> std::io::Result<()> {
         let mut shutdown = self.session.shared().shutdown_signal();
         loop {
             // Process everything already buffered, then flush once.
@@ -91,8 +106,15 @@ impl<'e> Connection<'e> {
             let subscribed = self.session.subs.is_some();
             tokio::select! {
                 n = stream.read_buf(&mut self.buf) => {
-                    if n? == 0 {
+                    let n = n?;
+                    if n == 0 {
                         return Ok(());
+                    }
+                    if self.buf.capacity() > self.buf.len() {
+                        // A read that did not fill the buffer drained the
+                        // socket: say so, instead of paying a read syscall that
+                        // returns EAGAIN before the next wait.
+                        stream.mark_drained();
                     }
                 }
                 msg = recv_message(&mut self.session), if subscribed => {
