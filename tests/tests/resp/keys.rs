@@ -4,29 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use meridian_tests::call::{err, ok as q};
 use meridian_tests::{TestServer, eventually};
-use redis::{Connection, RedisResult, Value};
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-fn err(c: &mut Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    let r: RedisResult<Value> = cmd.query(c);
-    match r {
-        Err(e) => e.to_string(),
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-    }
-}
+use redis::{Connection, Value};
 
 fn info_field(c: &mut Connection, section: &str, name: &str) -> u64 {
     let text: String = q(c, &["INFO", section]);

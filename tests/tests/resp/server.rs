@@ -4,28 +4,8 @@
 use std::collections::HashMap;
 
 use meridian_tests::TestServer;
-use redis::{Connection, RedisResult, Value};
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-fn err(c: &mut Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    let r: RedisResult<Value> = cmd.query(c);
-    match r {
-        Err(e) => e.to_string(),
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-    }
-}
+use meridian_tests::call::{err, ok as q};
+use redis::{Connection, Value};
 
 /// Parses INFO text into (section headers, key → value), checking the
 /// framing: CRLF lines, `# Header` lines, blank lines between sections.
