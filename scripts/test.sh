@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new user (and CI) runs it:
 #   1. installs what the tests need and a fresh machine lacks
-#      (the wasm32-wasip2 target, redis-tools for redis-cli);
+#      (the wasm32-wasip2 target, redis-tools for redis-cli, redis-py);
 #   2. builds the guest examples for wasm32-wasip2;
 #   3. checks formatting and lints, then runs every test.
 set -euo pipefail
@@ -21,8 +21,16 @@ if ! command -v redis-cli >/dev/null 2>&1; then
 fi
 redis-cli --version
 
+if ! python3 -c 'import redis' >/dev/null 2>&1; then
+  step "installing redis-py for the client compatibility tests"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'redis==8.2.0'
+fi
+
 step "building guest examples for wasm32-wasip2"
-cargo build --release --target wasm32-wasip2 -p hello-guest
+# The WASM tests load these components (target/wasm32-wasip2/release/*.wasm).
+cargo build --release --target wasm32-wasip2 \
+  -p edge-cache -p rate-limiter -p leaderboard -p hostile-guest -p api-check \
+  -p kv-portable -p hello-edge
 
 step "formatting and lints"
 cargo fmt --all -- --check

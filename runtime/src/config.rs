@@ -4,8 +4,8 @@
 //! This module only describes and validates settings; applying them belongs to
 //! `server` (listeners) and `engine` (live settings changed by CONFIG SET).
 
-use std::net::IpAddr;
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -74,6 +74,120 @@ pub struct Config {
     pub log: String,
     /// Worker threads serving connections (0 = half the CPU cores, at least 1).
     pub threads: usize,
+    /// Port of the admin HTTP endpoint (`/metrics`, `/digest`) on `bind`;
+    /// absent = off, 0 = any free port.
+    pub metrics_port: Option<u16>,
+    /// Active-active replication with other regions; absent = one region.
+    pub replication: Option<ReplicationConfig>,
+
+    // Security (docs/security.md).
+    /// Password of the `default` user; absent or empty = none (`nopass`).
+    pub requirepass: Option<String>,
+    /// ACL users, one `<name> <rules…>` line each (Redis's `user` directive).
+    pub user: Vec<String>,
+    /// ACL file read at start and by ACL LOAD, written by ACL SAVE.
+    pub aclfile: Option<PathBuf>,
+    /// Serve clients that have not authenticated on a non-loopback address.
+    /// Off: `serve` refuses to listen beyond loopback while the default user
+    /// needs no password.
+    pub allow_unauthenticated: bool,
+    /// TLS port for RESP on `bind` (0 = any free port); absent = no TLS.
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain of the TLS listener.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the TLS listener.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates that sign client certificates.
+    pub tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificates: `yes` (required), `optional`, `no`. Default:
+    /// `yes` when `tls-ca-cert-file` is set, else `no`.
+    pub tls_auth_clients: Option<TlsAuthClients>,
+    /// Bearer token the admin HTTP endpoint requires (all but `/healthz`).
+    pub admin_token: Option<String>,
+    /// Port of the edge HTTP listener serving WASM edge modules on `bind`;
+    /// absent = off, 0 = any free port.
+    pub http_port: Option<u16>,
+    /// WASM modules loaded at start (`[[modules]]`).
+    pub modules: Vec<crate::wasm::ModuleConfig>,
+    /// Milliseconds a Lua script runs before other clients get BUSY and
+    /// SCRIPT KILL is accepted (Redis's `busy-reply-threshold`, alias
+    /// `lua-time-limit`).
+    #[serde(alias = "lua-time-limit")]
+    pub busy_reply_threshold: u64,
+}
+
+/// Whether TLS clients must present a certificate signed by the CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsAuthClients {
+    /// Required.
+    Yes,
+    /// Checked if presented.
+    Optional,
+    /// Not asked for.
+    No,
+}
+
+impl TlsAuthClients {
+    /// Parses `yes`, `no` or `optional` (any case).
+    pub fn from_name(s: &str) -> Option<TlsAuthClients> {
+        match s.to_ascii_lowercase().as_str() {
+            "yes" => Some(TlsAuthClients::Yes),
+            "optional" => Some(TlsAuthClients::Optional),
+            "no" => Some(TlsAuthClients::No),
+            _ => None,
+        }
+    }
+
+    /// The name CONFIG GET shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+            TlsAuthClients::No => "no",
+        }
+    }
+}
+
+/// The `[replication]` table: this region's replication listener, its
+/// certificates, and the other regions (`[[replication.peers]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReplicationConfig {
+    /// Address the replication listener binds (mutual TLS).
+    pub listen: SocketAddr,
+    /// PEM of the CA that signs every region's certificate.
+    pub ca: PathBuf,
+    /// PEM of this region's certificate (its name as common name / DNS name).
+    pub cert: PathBuf,
+    /// PEM of this region's private key.
+    pub key: PathBuf,
+    /// Bound of the in-memory change log; a peer further behind is caught up
+    /// by a snapshot. Accepts units (`64mb`).
+    #[serde(default = "default_log_size", deserialize_with = "de_memory")]
+    pub log_size: u64,
+    /// The other regions.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+}
+
+/// One other region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PeerConfig {
+    /// Its region id.
+    pub id: u16,
+    /// Its name, which its certificate must carry.
+    pub name: String,
+    /// Its replication address (`host:port`).
+    pub addr: String,
+}
+
+/// Default bound of the change log.
+pub const DEFAULT_LOG_SIZE: u64 = 64 * 1024 * 1024;
+
+fn default_log_size() -> u64 {
+    DEFAULT_LOG_SIZE
 }
 
 impl Default for Config {
@@ -93,6 +207,21 @@ impl Default for Config {
             hz: 10,
             log: "info".into(),
             threads: 0,
+            metrics_port: None,
+            replication: None,
+            requirepass: None,
+            user: Vec::new(),
+            aclfile: None,
+            allow_unauthenticated: false,
+            tls_port: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_cert_file: None,
+            tls_auth_clients: None,
+            admin_token: None,
+            http_port: None,
+            modules: Vec::new(),
+            busy_reply_threshold: crate::scripting::control::DEFAULT_BUSY_REPLY_THRESHOLD_MS,
         }
     }
 }
@@ -132,7 +261,63 @@ impl Config {
                 reason: "must be between 1 and 500".into(),
             });
         }
+        self.validate_security()?;
+        if let Some(r) = &self.replication {
+            let mut ids = vec![self.region_id];
+            for p in &r.peers {
+                if ids.contains(&p.id) {
+                    return Err(ConfigError::Invalid {
+                        setting: "replication.peers",
+                        reason: format!("region id {} appears twice", p.id),
+                    });
+                }
+                ids.push(p.id);
+            }
+        }
         Ok(())
+    }
+
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| ConfigError::Invalid {
+            setting,
+            reason: reason.into(),
+        };
+        if self.aclfile.is_some() && self.requirepass.as_ref().is_some_and(|p| !p.is_empty()) {
+            return Err(invalid(
+                "aclfile",
+                "set the default user's password in the ACL file, not with requirepass as well",
+            ));
+        }
+        if self.aclfile.is_some() && !self.user.is_empty() {
+            return Err(invalid(
+                "aclfile",
+                "define users either in the ACL file or with `user`, not both",
+            ));
+        }
+        if self.tls_port.is_some() && (self.tls_cert_file.is_none() || self.tls_key_file.is_none())
+        {
+            return Err(invalid("tls-port", "needs tls-cert-file and tls-key-file"));
+        }
+        if self.tls_auth_clients() != TlsAuthClients::No && self.tls_ca_cert_file.is_none() {
+            return Err(invalid(
+                "tls-auth-clients",
+                "checking client certificates needs tls-ca-cert-file",
+            ));
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid("admin-token", "must be at least 16 characters"));
+        }
+        Ok(())
+    }
+
+    /// Whether TLS clients must present certificates, defaults applied.
+    pub fn tls_auth_clients(&self) -> TlsAuthClients {
+        self.tls_auth_clients
+            .unwrap_or(if self.tls_ca_cert_file.is_some() {
+                TlsAuthClients::Yes
+            } else {
+                TlsAuthClients::No
+            })
     }
 
     /// The parsed eviction policy.
@@ -199,5 +384,65 @@ mod tests {
         let bad: Config = toml::from_str("maxmemory-policy = \"sometimes\"").unwrap();
         assert!(bad.validate().is_err());
         assert!(toml::from_str::<Config>("no-such-setting = 1").is_err());
+    }
+
+    #[test]
+    fn security_settings_parse_and_conflicts_are_refused() {
+        let c: Config = toml::from_str(
+            r#"
+            requirepass = "pw"
+            user = ["app on >x ~app:* +@read"]
+            allow-unauthenticated = true
+            tls-port = 6380
+            tls-cert-file = "server.pem"
+            tls-key-file = "server.key"
+            tls-ca-cert-file = "ca.pem"
+            admin-token = "0123456789abcdef"
+            "#,
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(c.tls_auth_clients(), TlsAuthClients::Yes);
+        assert_eq!(c.user.len(), 1);
+        let optional: Config =
+            toml::from_str("tls-auth-clients = \"optional\"\ntls-ca-cert-file = \"ca.pem\"")
+                .unwrap();
+        assert_eq!(optional.tls_auth_clients(), TlsAuthClients::Optional);
+        for bad in [
+            "aclfile = \"users.acl\"\nrequirepass = \"pw\"",
+            "aclfile = \"users.acl\"\nuser = [\"a on\"]",
+            "tls-port = 6380",
+            "tls-auth-clients = \"yes\"",
+            "admin-token = \"short\"",
+        ] {
+            let c: Config = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<Config>("tls-auth-clients = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn replication_peers_parse_and_ids_must_be_unique() {
+        let text = r#"
+            region-id = 1
+            region-name = "us"
+            [replication]
+            listen = "0.0.0.0:7379"
+            ca = "ca.pem"
+            cert = "us.pem"
+            key = "us.key"
+            log-size = "16mb"
+            [[replication.peers]]
+            id = 2
+            name = "eu"
+            addr = "eu.example:7379"
+        "#;
+        let c: Config = toml::from_str(text).unwrap();
+        let r = c.replication.as_ref().unwrap();
+        assert_eq!(r.log_size, 16 * 1024 * 1024);
+        assert_eq!(r.peers[0].name, "eu");
+        assert!(c.validate().is_ok());
+        let dup: Config = toml::from_str(&text.replace("id = 2", "id = 1")).unwrap();
+        assert!(dup.validate().is_err());
     }
 }

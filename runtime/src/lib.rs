@@ -1,20 +1,30 @@
 //! Meridian: a multi-region, active-active edge cache.
 //!
 //! Data flows in one direction: front ends ([`resp`]) → [`engine`] →
-//! [`keyspace`]; [`clock`] stamps every write. [`crdt`] holds the replicated
-//! value types and [`replication`] the links between regions; both are
-//! built and tested but not yet wired into the engine. See `docs/` for the
-//! semantics
-//! users rely on and DESIGN.md for the architecture.
+//! [`keyspace`]; [`clock`] stamps every write. With several regions, the
+//! engine's `replica` turns each transaction into a change and merges the
+//! changes of others; [`replication`] carries them between regions, and
+//! [`local_cluster`] runs several regions in one process. [`crdt`] holds
+//! the delta-state CRDTs that finer-grained per-type merges will use.
+//! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
+//! against the same engine. See
+//! `docs/` for the semantics users rely on and DESIGN.md for the
+//! architecture.
 
+pub mod acl;
+pub mod admin;
+pub mod client_tls;
 pub mod clock;
 pub mod config;
 pub mod crdt;
 pub mod engine;
 pub mod keyspace;
+pub mod local_cluster;
 pub mod replication;
 pub mod resp;
+pub mod scripting;
 pub mod server;
+pub mod wasm;
 
 /// jemalloc as the allocator: less fragmentation under churn, and the exact
 /// allocated-bytes figure INFO reports as `used_memory`.

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use meridian::config::{Config, parse_memory};
+use meridian::config::{Config, TlsAuthClients, parse_memory};
+use meridian::wasm::ModuleConfig;
 use tracing::{error, info, warn};
 
 #[derive(Parser)]
@@ -24,7 +25,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a local development server on 127.0.0.1 (port 6379 or the next free one).
-    Dev(Settings),
+    Dev {
+        /// Regions to run in this process, replicating to each other on
+        /// loopback (RESP ports 6379, 6380, … or the next free ones).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        regions: u16,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Run one region from a TOML config file; flags override the file.
     Serve {
         /// Path to the TOML configuration.
@@ -78,6 +86,58 @@ struct Settings {
     /// Worker threads serving connections (0 = half the CPU cores, at least 1).
     #[arg(long)]
     threads: Option<usize>,
+    /// Port of the admin HTTP endpoint (/metrics, /digest) on the bind
+    /// address; off unless given (with several dev regions: port, port+1, …).
+    #[arg(long)]
+    metrics_port: Option<u16>,
+    /// Password of the default user (prefer the environment variable: flags
+    /// show in `ps`).
+    #[arg(long, env = "MERIDIAN_REQUIREPASS", hide_env_values = true)]
+    requirepass: Option<String>,
+    /// An ACL user, `"<name> <rules...>"` (repeatable), e.g.
+    /// `--user "app on >secret ~app:* +@read +@write"`.
+    #[arg(long = "user")]
+    users: Vec<String>,
+    /// ACL file, loaded at start and by ACL LOAD, written by ACL SAVE.
+    #[arg(long)]
+    aclfile: Option<PathBuf>,
+    /// Serve clients without authentication on a non-loopback address.
+    #[arg(long)]
+    allow_unauthenticated: bool,
+    /// TLS port for RESP (needs --tls-cert-file and --tls-key-file).
+    #[arg(long)]
+    tls_port: Option<u16>,
+    /// PEM certificate chain for the TLS port.
+    #[arg(long)]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key for the TLS port.
+    #[arg(long)]
+    tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates that sign client certificates.
+    #[arg(long)]
+    tls_ca_cert_file: Option<PathBuf>,
+    /// Client certificates: yes, optional or no.
+    #[arg(long, value_parser = tls_auth_arg)]
+    tls_auth_clients: Option<TlsAuthClients>,
+    /// Bearer token of the admin endpoint (all paths but /healthz).
+    #[arg(long, env = "MERIDIAN_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Port of the edge HTTP listener serving WASM edge modules (dev: 8080
+    /// or the next free one).
+    #[arg(long)]
+    http_port: Option<u16>,
+    /// A WASM component to load at start: an edge module (served at
+    /// /<file name>) or a plugin library (called with FCALL). Repeatable.
+    #[arg(long = "module")]
+    modules: Vec<PathBuf>,
+    /// Milliseconds a Lua script runs before other clients get BUSY and
+    /// SCRIPT KILL is accepted (Redis's lua-time-limit).
+    #[arg(long, alias = "lua-time-limit")]
+    busy_reply_threshold: Option<u64>,
+}
+
+fn tls_auth_arg(s: &str) -> Result<TlsAuthClients, String> {
+    TlsAuthClients::from_name(s).ok_or_else(|| format!("'{s}' is not one of yes, optional, no"))
 }
 
 fn memory_arg(s: &str) -> Result<u64, String> {
@@ -102,22 +162,55 @@ impl Settings {
             max_multibulk_len,
             hz,
             log,
-            threads
+            threads,
+            busy_reply_threshold
         );
+        if let Some(p) = self.metrics_port {
+            c.metrics_port = Some(p);
+        }
+        macro_rules! set_some {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = Some(v); } )* };
+        }
+        set_some!(
+            requirepass,
+            aclfile,
+            tls_port,
+            tls_cert_file,
+            tls_key_file,
+            tls_ca_cert_file,
+            tls_auth_clients,
+            admin_token
+        );
+        if !self.users.is_empty() {
+            c.user = self.users;
+        }
+        if self.allow_unauthenticated {
+            c.allow_unauthenticated = true;
+        }
+        if let Some(p) = self.http_port {
+            c.http_port = Some(p);
+        }
+        c.modules
+            .extend(self.modules.into_iter().map(ModuleConfig::new));
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (config, dev) = match cli.command {
-        Command::Dev(settings) => {
+    let (config, dev, regions) = match cli.command {
+        Command::Dev { regions, settings } => {
             let mut c = Config {
                 port_fallback: true,
                 region_name: "dev".into(),
+                http_port: Some(8080),
                 ..Config::default()
             };
+            let explicit_modules = !settings.modules.is_empty();
             settings.apply(&mut c);
-            (c, true)
+            if !explicit_modules {
+                c.modules = dev_example_modules();
+            }
+            (c, true, regions as usize)
         }
         Command::Serve { config, settings } => {
             let mut c = match config {
@@ -131,7 +224,7 @@ fn main() -> ExitCode {
                 None => Config::default(),
             };
             settings.apply(&mut c);
-            (c, false)
+            (c, false, 1)
         }
     };
     if let Err(e) = config.validate() {
@@ -157,7 +250,50 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         let signals = ShutdownSignals::install();
         if dev && !config.bind.is_loopback() {
-            warn!(bind = %config.bind, "dev mode is meant for loopback only");
+            // Dev mode relaxes authentication, which is only safe when
+            // nobody else can connect.
+            error!(
+                bind = %config.bind,
+                "dev mode binds loopback only; use `meridian serve` with a password to listen on the network"
+            );
+            return ExitCode::from(2);
+        }
+        if regions > 1 {
+            let servers = match start_dev_cluster(config, regions).await {
+                Ok(s) => s,
+                Err(e) => {
+                    error!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let auth = if servers.iter().all(|s| s.shared().acl.default_open()) {
+                "Authentication relaxed (no password) because dev mode is loopback-only"
+            } else {
+                "Password required"
+            };
+            let mut banner = format!(
+                "\n  Meridian dev cluster ready: {regions} regions replicating active-active on loopback.\n  {auth}; throw-away TLS certificates between regions.\n"
+            );
+            for s in &servers {
+                banner.push_str(&format!(
+                    "  region {} ({}):  redis-cli -p {}\n",
+                    s.shared().config.region_id,
+                    s.shared().config.region_name,
+                    s.addr().port()
+                ));
+                if let Some(m) = s.metrics_addr() {
+                    banner.push_str(&format!("      metrics:  http://{m}/metrics\n"));
+                }
+                banner.push_str(&edge_banner(s));
+            }
+            banner.push_str("  Stop with Ctrl-C.\n\n");
+            write_banner(&banner);
+            signals.wait().await;
+            info!("shutting down");
+            for s in servers {
+                s.shutdown().await;
+            }
+            return ExitCode::SUCCESS;
         }
         let server = match meridian::server::start(config).await {
             Ok(s) => s,
@@ -167,24 +303,141 @@ fn main() -> ExitCode {
             }
         };
         let addr = server.addr();
-        // Written without `println!`: if whoever reads our stdout goes away
-        // (`meridian dev | head -3`), the server keeps running instead of
-        // panicking on a broken pipe.
+        let metrics = server
+            .metrics_addr()
+            .map(|m| format!("  Metrics:  http://{m}/metrics\n"))
+            .unwrap_or_default();
+        let tls = server
+            .tls_addr()
+            .map(|t| format!("meridian: serving RESP over TLS on {t}\n"))
+            .unwrap_or_default();
+        let edge = edge_banner(&server);
         let banner = if dev {
+            let auth = if server.shared().acl.default_open() {
+                "authentication relaxed (no password) because dev mode is loopback-only"
+            } else {
+                "password required"
+            };
             format!(
-                "\n  Meridian dev server ready (single region, no password: loopback only).\n  Connect with:  redis-cli -p {}\n  Stop with Ctrl-C.\n\n",
+                "\n  Meridian dev server ready (single region, {auth}).\n  Connect with:  redis-cli -p {}\n{tls}{metrics}{edge}  Stop with Ctrl-C.\n\n",
                 addr.port()
             )
         } else {
-            format!("meridian: serving RESP on {addr}\n")
+            format!("meridian: serving RESP on {addr}\n{tls}{metrics}{edge}")
         };
-        let mut stdout = std::io::stdout();
-        let _ = stdout.write_all(banner.as_bytes()).and_then(|_| stdout.flush());
+        write_banner(&banner);
+        let reloader = tokio::spawn(reload_tls_on_sighup(server.shared().clone()));
         signals.wait().await;
+        reloader.abort();
         info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Re-reads the RESP TLS files on every SIGHUP (certificate renewal).
+async fn reload_tls_on_sighup(shared: std::sync::Arc<meridian::server::Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Some(tls) = shared.tls.clone() else {
+            return;
+        };
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot install the SIGHUP handler; TLS files will not reload");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => info!("SIGHUP: reloaded the RESP TLS certificate and key"),
+                Err(e) => {
+                    error!(error = %e, "SIGHUP: TLS reload failed; keeping the current certificate")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = shared;
+}
+
+/// The example guests `meridian dev` loads when run from a checkout where
+/// they were built (`scripts/test.sh` builds them): file, name, route.
+const DEV_EXAMPLES: &[(&str, &str, Option<&str>)] = &[
+    ("edge_cache.wasm", "edge-cache", Some("/cache")),
+    ("rate_limiter.wasm", "rate-limiter", Some("/limited")),
+    ("leaderboard.wasm", "leaderboard", None),
+];
+
+/// Where `cargo build --release --target wasm32-wasip2` puts guests.
+const DEV_EXAMPLES_DIR: &str = "target/wasm32-wasip2/release";
+
+fn dev_example_modules() -> Vec<ModuleConfig> {
+    let dir = std::path::Path::new(DEV_EXAMPLES_DIR);
+    let found: Vec<ModuleConfig> = DEV_EXAMPLES
+        .iter()
+        .filter(|(file, _, _)| dir.join(file).exists())
+        .map(|(file, name, route)| ModuleConfig {
+            name: Some(name.to_string()),
+            route: route.map(str::to_string),
+            ..ModuleConfig::new(dir.join(file))
+        })
+        .collect();
+    if found.is_empty() {
+        warn!(
+            "no example guests in {DEV_EXAMPLES_DIR}; build them with: cargo build --release --target wasm32-wasip2 -p edge-cache -p rate-limiter -p leaderboard"
+        );
+    }
+    found
+}
+
+/// The banner lines about the edge HTTP listener and loaded modules.
+fn edge_banner(server: &meridian::server::RunningServer) -> String {
+    let mut out = String::new();
+    let wasm = &server.shared().wasm;
+    if let Some(h) = server.http_addr() {
+        out.push_str(&format!("  Edge HTTP:  http://{h}\n"));
+        for m in wasm.registry().edges() {
+            out.push_str(&format!(
+                "      curl -i http://{h}{}   ({})\n",
+                m.route, m.name
+            ));
+        }
+    }
+    for l in wasm.registry().libraries() {
+        let names: Vec<&str> = l.functions.iter().map(|f| f.name.as_str()).collect();
+        out.push_str(&format!(
+            "  Plugin {}:  FCALL {}\n",
+            l.name,
+            names.join(" | ")
+        ));
+    }
+    out
+}
+
+/// Writes the start-up banner without `println!`: if whoever reads our
+/// stdout goes away (`meridian dev | head -3`), the server keeps running
+/// instead of panicking on a broken pipe.
+fn write_banner(banner: &str) {
+    let mut stdout = std::io::stdout();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// `meridian dev --regions N`: N regions in this process, RESP on
+/// consecutive ports, replication on free loopback ports.
+async fn start_dev_cluster(
+    config: Config,
+    regions: usize,
+) -> Result<Vec<meridian::server::RunningServer>, meridian::server::ServerError> {
+    warn!("dev cluster: throw-away certificates, no client authentication; do not expose");
+    let (cluster, listeners) = meridian::local_cluster::LocalCluster::bind(config, regions).await?;
+    // Each region binds its RESP port before the next tries, so fallback
+    // ports never collide.
+    cluster.start_all(listeners).await
 }
 
 /// Connection worker threads: as configured, else half the cores (at least

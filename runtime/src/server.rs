@@ -14,11 +14,14 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::clock::RegionId;
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::engine::replica::ReplicaConfig;
+use crate::replication::TlsMaterial;
+use crate::replication::peer::{EngineRef, PeerSpec, ReplicationSetup};
 use crate::resp::clients::ClientRegistry;
 
 /// Per-command call counts and time (INFO `commandstats`).
@@ -39,6 +42,10 @@ pub struct ServerStats {
     per_command: Vec<CommandStat>,
     errors: Mutex<HashMap<String, u64>>,
     ops_samples: Mutex<(u64, [u64; 16], usize)>,
+    /// SLOWLOG.
+    pub slowlog: crate::resp::slowlog::SlowLog,
+    /// LATENCY.
+    pub latency: crate::resp::slowlog::LatencyMonitor,
 }
 
 impl Default for ServerStats {
@@ -53,6 +60,8 @@ impl Default for ServerStats {
             per_command,
             errors: Mutex::new(HashMap::new()),
             ops_samples: Mutex::new((0, [0; 16], 0)),
+            slowlog: Default::default(),
+            latency: Default::default(),
         }
     }
 }
@@ -160,7 +169,23 @@ pub struct Shared {
     pub addr: SocketAddr,
     /// Random id of this process (INFO run_id).
     pub run_id: String,
+    /// ACL users and their checks.
+    pub acl: crate::acl::Acl,
+    /// TLS of the RESP TLS listener, if `tls-port` is set.
+    pub tls: Option<Arc<crate::client_tls::ListenerTls>>,
+    /// The RESP TLS address actually bound.
+    pub tls_addr: Option<SocketAddr>,
+    /// Loaded WASM modules (edge functions and plugin libraries).
+    pub wasm: crate::wasm::WasmHost,
+    /// Lua scripting (EVAL, SCRIPT).
+    pub scripts: crate::scripting::Scripts,
     shutdown: watch::Receiver<bool>,
+}
+
+impl EngineRef for Shared {
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
 }
 
 impl Shared {
@@ -176,6 +201,34 @@ pub enum ServerError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The replication certificates could not be used.
+    #[error("replication TLS: {0}")]
+    Tls(#[from] crate::replication::TlsError),
+    /// The RESP TLS certificate, key or CA files could not be used.
+    #[error("RESP TLS: {0}")]
+    ClientTls(crate::replication::TlsError),
+    /// The ACL file or `user` lines could not be used.
+    #[error("ACL: {0}")]
+    Acl(#[from] crate::acl::AclError),
+    /// Listening beyond loopback while anyone may run commands.
+    #[error(
+        "refusing to listen on {bind} without authentication: set `requirepass` (or ACL users with passwords and a default user that is off or has a password), or set `allow-unauthenticated = true` to serve unauthenticated clients on purpose"
+    )]
+    Unprotected {
+        /// The bind address.
+        bind: std::net::IpAddr,
+    },
+    /// The admin endpoint beyond loopback without a token.
+    #[error(
+        "refusing to serve the admin endpoint on {bind} without `admin-token`: set a bearer token, or bind to loopback"
+    )]
+    AdminUnprotected {
+        /// The bind address.
+        bind: std::net::IpAddr,
+    },
+    /// A configured WASM module could not be loaded.
+    #[error(transparent)]
+    Wasm(#[from] crate::wasm::WasmError),
     /// The listener could not bind.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -189,6 +242,8 @@ pub enum ServerError {
 /// A running server.
 pub struct RunningServer {
     shared: Arc<Shared>,
+    metrics_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -199,7 +254,22 @@ impl RunningServer {
         self.shared.addr
     }
 
+    /// The RESP TLS address, if `tls-port` is set.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.shared.tls_addr
+    }
+
+    /// The admin HTTP address (`/metrics`), if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     /// The shared state (tests and the admin API read it).
+    /// The edge HTTP address, if `http-port` is set.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
@@ -236,15 +306,98 @@ async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
     Err(ServerError::Bind { addr, source })
 }
 
-/// Binds and starts serving `config` on the current tokio runtime.
+/// Binds and starts serving `config` on the current tokio runtime, with the
+/// replication its `[replication]` table describes, if any.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     config.validate()?;
+    let setup = match &config.replication {
+        None => None,
+        Some(r) => {
+            let material = TlsMaterial::from_files(&r.ca, &r.cert, &r.key)?;
+            let listener =
+                TcpListener::bind(r.listen)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        addr: r.listen,
+                        source,
+                    })?;
+            Some(ReplicationSetup {
+                name: config.region_name.clone(),
+                listener,
+                material,
+                peers: r
+                    .peers
+                    .iter()
+                    .map(|p| PeerSpec {
+                        id: RegionId(p.id),
+                        name: p.name.clone(),
+                        addr: p.addr.clone(),
+                    })
+                    .collect(),
+                log_bytes: r.log_size as usize,
+            })
+        }
+    };
+    start_with(config, setup).await
+}
+
+/// Like [`start`], with replication set up by the caller (`meridian dev`
+/// and tests generate certificates and bind listeners themselves).
+pub async fn start_with(
+    config: Config,
+    replication: Option<ReplicationSetup>,
+) -> Result<RunningServer, ServerError> {
+    config.validate()?;
+    let acl = crate::acl::Acl::configured(
+        config.aclfile.clone(),
+        &config.user,
+        config.requirepass.as_deref(),
+    )?;
+    if !config.bind.is_loopback() && !config.allow_unauthenticated {
+        if acl.default_open() {
+            return Err(ServerError::Unprotected { bind: config.bind });
+        }
+        // And it stays so: no later change may open the default user.
+        acl.keep_closed();
+    }
+    if config.metrics_port.is_some() && !config.bind.is_loopback() && config.admin_token.is_none() {
+        return Err(ServerError::AdminUnprotected { bind: config.bind });
+    }
+    let tls = crate::client_tls::ListenerTls::from_config(&config)
+        .map_err(ServerError::ClientTls)?
+        .map(Arc::new);
     let listener = bind(&config).await?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: SocketAddr::new(config.bind, config.port),
         source,
     })?;
-    let engine = Engine::new(RegionId(config.region_id), config.shard_bits);
+    let tls_listener = match config.tls_port {
+        Some(port) if tls.is_some() => {
+            let want = SocketAddr::new(config.bind, port);
+            Some(
+                TcpListener::bind(want)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr: want, source })?,
+            )
+        }
+        _ => None,
+    };
+    let tls_addr = tls_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let engine = match &replication {
+        None => Engine::new(RegionId(config.region_id), config.shard_bits),
+        Some(r) => Engine::replicated(
+            config.shard_bits,
+            ReplicaConfig {
+                me: RegionId(config.region_id),
+                peers: r
+                    .peers
+                    .iter()
+                    .map(|p| (p.id, p.name.clone(), p.addr.clone()))
+                    .collect(),
+                log_bytes: r.log_bytes,
+            },
+        ),
+    };
     {
         let s = engine.settings();
         s.set_maxmemory(config.maxmemory as usize);
@@ -262,23 +415,72 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
             rand::random::<u128>(),
             rand::random::<u32>()
         ),
+        scripts: crate::scripting::Scripts::new(config.busy_reply_threshold),
         config,
         addr,
+        acl,
+        tls: tls.clone(),
+        tls_addr,
+        wasm: crate::wasm::WasmHost::new(),
         shutdown: rx,
     });
-    let tasks = vec![
-        tokio::spawn(accept_loop(shared.clone(), listener)),
+    shared.wasm.attach(&shared);
+    shared.wasm.load_configured(&shared.config.modules)?;
+    let mut tasks = vec![
+        tokio::spawn(accept_loop(shared.clone(), listener, None)),
         tokio::spawn(maintenance_loop(shared.clone())),
     ];
+    if let (Some(l), Some(t)) = (tls_listener, tls) {
+        tasks.push(tokio::spawn(accept_loop(shared.clone(), l, Some(t))));
+        info!(addr = ?tls_addr, "RESP TLS listener ready");
+    }
+    if let Some(setup) = replication {
+        let repl_addr = setup.listener.local_addr().ok();
+        tasks.extend(crate::replication::peer::spawn(
+            shared.clone(),
+            setup,
+            shared.shutdown_signal(),
+        )?);
+        info!(addr = ?repl_addr, "replication listener ready");
+    }
+    let mut metrics_addr = None;
+    if let Some(port) = shared.config.metrics_port {
+        let want = SocketAddr::new(shared.config.bind, port);
+        let l = crate::admin::bind(want)
+            .await
+            .map_err(|source| ServerError::Bind { addr: want, source })?;
+        metrics_addr = l.local_addr().ok();
+        tasks.push(tokio::spawn(crate::admin::serve(shared.clone(), l)));
+        info!(addr = ?metrics_addr, "admin endpoint ready (/metrics, /digest)");
+    }
+    let mut http_addr = None;
+    if let Some(port) = shared.config.http_port {
+        let want = SocketAddr::new(shared.config.bind, port);
+        let l = crate::wasm::http::bind(want, shared.config.port_fallback)
+            .await
+            .map_err(|source| ServerError::Bind { addr: want, source })?;
+        http_addr = l.local_addr().ok();
+        tasks.push(tokio::spawn(crate::wasm::http::serve(shared.clone(), l)));
+        info!(addr = ?http_addr, "edge HTTP listener ready");
+    }
     info!(%addr, region = %shared.engine.region(), "RESP listener ready");
     Ok(RunningServer {
         shared,
+        metrics_addr,
+        http_addr,
         shutdown: tx,
         tasks,
     })
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<Arc<crate::client_tls::ListenerTls>>,
+) {
     let mut shutdown = shared.shutdown_signal();
     let mut conns = tokio::task::JoinSet::new();
     loop {
@@ -288,8 +490,19 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                     let _ = stream.set_nodelay(true);
                     let local = stream.local_addr().unwrap_or(shared.addr);
                     let shared = shared.clone();
+                    let acceptor = tls.as_ref().map(|t| t.acceptor());
                     conns.spawn(async move {
-                        crate::resp::connection::serve(&shared, stream, peer, local).await;
+                        let Some(acceptor) = acceptor else {
+                            crate::resp::connection::serve(&shared, stream, peer, local).await;
+                            return;
+                        };
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => {
+                                crate::resp::connection::serve(&shared, tls, peer, local).await;
+                            }
+                            Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => debug!(%peer, "TLS handshake timed out"),
+                        }
                     });
                 }
                 Err(e) => {
@@ -310,6 +523,29 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     .await;
 }
 
+/// The next connection on `listener` for a listener that spawns one task
+/// per connection (admin, edge HTTP); `None` once `shutdown` fires. A failed
+/// accept (out of file descriptors and the like) is logged as `what` and
+/// retried after a short pause: the listener keeps serving.
+pub(crate) async fn accept_next(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+    what: &str,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => return Some(a),
+                Err(e) => {
+                    warn!(error = %e, listener = what, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.changed() => return None,
+        }
+    }
+}
+
 async fn maintenance_loop(shared: Arc<Shared>) {
     let hz = shared.config.hz.max(1);
     let period = Duration::from_millis(1000 / hz as u64);
@@ -317,14 +553,24 @@ async fn maintenance_loop(shared: Arc<Shared>) {
     let budget = period / 4;
     let mut tick = tokio::time::interval(period);
     let mut shutdown = shared.shutdown_signal();
+    let mut ticks = 0u64;
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                ticks += 1;
+                // Replication metadata is collected about once a second.
+                if shared.engine.replica().is_some() && ticks.is_multiple_of(hz as u64) {
+                    let collector = shared.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        collector.engine.collect_replica_garbage()
+                    })
+                    .await;
+                }
                 // The sweep takes shard locks for up to `budget`; run it off the
                 // connection workers so it never stalls a worker thread.
                 let sweeper = shared.clone();
                 let _ = tokio::task::spawn_blocking(move || {
-                    sweeper.engine.keyspace().expire_cycle(crate::clock::unix_ms(), budget)
+                    sweeper.engine.expire_cycle(crate::clock::unix_ms(), budget)
                 })
                 .await;
                 shared.stats.sample_ops(period);

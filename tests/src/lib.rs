@@ -5,9 +5,12 @@
 //! test can use blocking clients freely, and dropping it shuts the server down.
 //! [`Proxy`] sits between a client and a server (or two regions) and can hold,
 //! drop, delay or cut their traffic; [`keyspace_digest`] compares servers'
-//! data through RESP.
+//! data through RESP. [`TestCluster`] runs several replicating regions with a
+//! proxy on every link, for partition, restart and convergence tests.
 
 pub mod call;
+pub mod certs;
+pub mod cluster;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -18,6 +21,8 @@ use std::time::{Duration, Instant};
 pub mod digest;
 pub mod proxy;
 
+pub use certs::TestCerts;
+pub use cluster::{PeerInfo, TestCluster};
 pub use digest::{keyspace_digest, keyspace_dump, try_keyspace_digest};
 pub use meridian::config::Config;
 pub use meridian::server::Shared;
@@ -27,6 +32,8 @@ pub use proxy::{Mode, Proxy};
 pub struct TestServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    http_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -60,19 +67,27 @@ impl TestServer {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok((server.addr(), server.shared().clone())));
+                let _ = ready_tx.send(Ok((
+                    server.addr(),
+                    server.shared().clone(),
+                    server.http_addr(),
+                    server.metrics_addr(),
+                )));
                 let _ = stop_rx.await;
                 server.shutdown().await;
             });
         });
-        let (addr, shared) = match ready_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(started)) => started,
-            Ok(Err(e)) => panic!("server failed to start: {e}"),
-            Err(e) => panic!("server did not start: {e}"),
-        };
+        let (addr, shared, http_addr, metrics_addr) =
+            match ready_rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(Ok(started)) => started,
+                Ok(Err(e)) => panic!("server failed to start: {e}"),
+                Err(e) => panic!("server did not start: {e}"),
+            };
         TestServer {
             addr,
             shared,
+            http_addr,
+            metrics_addr,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -86,6 +101,16 @@ impl TestServer {
     /// The server's shared state (engine, counters) for white-box checks.
     pub fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// The edge HTTP address, when the config sets `http_port`.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// The admin HTTP address, when the config sets `metrics_port`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The RESP port.

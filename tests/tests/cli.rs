@@ -141,3 +141,184 @@ fn serve_refuses_a_bad_config_with_a_clear_message() {
         "{err}"
     );
 }
+
+/// Runs the binary expecting it to exit on its own within 20 s; returns its
+/// exit code and everything it printed.
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = Command::new(meridian())
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn meridian");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("meridian {args:?} kept running; it should have refused to start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn serve_refuses_a_network_address_without_a_password() {
+    let (code, text) = run_to_exit(&["serve", "--bind", "0.0.0.0", "--port", "0"], &[]);
+    assert_ne!(code, Some(0));
+    assert!(
+        text.contains("refusing to listen on 0.0.0.0 without authentication")
+            && text.contains("allow-unauthenticated"),
+        "{text}"
+    );
+    // The admin endpoint needs its own token beyond loopback.
+    let (code, text) = run_to_exit(
+        &[
+            "serve",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--metrics-port",
+            "0",
+        ],
+        &[("MERIDIAN_REQUIREPASS", "a password")],
+    );
+    assert_ne!(code, Some(0));
+    assert!(text.contains("admin-token"), "{text}");
+}
+
+#[test]
+fn dev_is_loopback_only_and_says_auth_is_relaxed() {
+    let (code, text) = run_to_exit(&["dev", "--bind", "0.0.0.0", "--port", "0"], &[]);
+    assert_eq!(code, Some(2));
+    assert!(text.contains("dev mode binds loopback only"), "{text}");
+
+    let mut child = Command::new(meridian())
+        .args(["dev", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn meridian");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = String::new();
+    while let Some(Ok(line)) = lines.next() {
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("redis-cli -p") {
+            break;
+        }
+    }
+    assert!(
+        banner.contains("authentication relaxed (no password) because dev mode is loopback-only"),
+        "{banner}"
+    );
+    let status = terminate(child);
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn serve_takes_the_password_from_the_environment() {
+    let mut child = Command::new(meridian())
+        .args(["serve", "--port", "0"])
+        .env("MERIDIAN_REQUIREPASS", "from-env")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn meridian");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut port = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(a) = line.split("serving RESP on ").nth(1) {
+            port = a
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    let port = port.expect("port");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    let mut c = client.get_connection().expect("connect");
+    let e = redis::cmd("PING")
+        .query::<String>(&mut c)
+        .expect_err("needs AUTH");
+    assert_eq!(e.code(), Some("NOAUTH"));
+    let client =
+        redis::Client::open(format!("redis://:from-env@127.0.0.1:{port}/")).expect("client");
+    let mut c = client.get_connection().expect("connect with password");
+    let pong: String = redis::cmd("PING").query(&mut c).expect("ping");
+    assert_eq!(pong, "PONG");
+    let status = terminate(child);
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn sighup_reloads_the_tls_certificate() {
+    let certs = meridian_tests::TestCerts::generate();
+    let path = |n: &str| certs.path(n).display().to_string();
+    let mut child = Command::new(meridian())
+        .args(["serve", "--port", "0", "--tls-port", "0"])
+        .args(["--tls-cert-file", &path("server.pem")])
+        .args(["--tls-key-file", &path("server.key")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn meridian");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut tls_port = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(a) = line.split("serving RESP over TLS on ").nth(1) {
+            tls_port = a
+                .trim()
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    let tls_port = tls_port.expect("TLS port in the banner");
+    let ping = |ca: &str| -> redis::RedisResult<String> {
+        let client = redis::Client::build_with_tls(
+            format!("rediss://127.0.0.1:{tls_port}/"),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca.as_bytes().to_vec()),
+            },
+        )?;
+        let mut c = client.get_connection_with_timeout(Duration::from_secs(5))?;
+        redis::cmd("PING").query(&mut c)
+    };
+    let old_ca = certs.read("ca.pem");
+    assert_eq!(ping(&old_ca).expect("TLS ping"), "PONG");
+    certs.renew_server();
+    let new_ca = certs.read("ca.pem").trim_start_matches(&old_ca).to_string();
+    assert!(ping(&new_ca).is_err(), "not reloaded yet");
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-HUP", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ping(&new_ca).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the certificate"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = terminate(child);
+    assert!(status.success(), "{status:?}");
+}

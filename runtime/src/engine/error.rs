@@ -38,6 +38,15 @@ pub enum EngineError {
     /// A value would exceed the size limit (`proto-max-bulk-len`).
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
     TooLarge,
+    /// A string that should hold a HyperLogLog sketch does not.
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog sketch whose encoding is damaged.
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    CorruptHll,
+    /// A restarted region has not caught up with its peers yet: writes wait.
+    #[error("LOADING this region is catching up with its peers after a restart")]
+    CatchingUp,
     /// An argument was invalid; the text follows `ERR `.
     #[error("ERR {0}")]
     Invalid(String),

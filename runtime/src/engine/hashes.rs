@@ -1,10 +1,12 @@
 //! Hash operations: field reads and writes (HSET, HGET, HDEL…), counters kept
 //! in fields (HINCRBY, HINCRBYFLOAT), random fields (HRANDFIELD) and HSCAN.
 
+use super::change::DeltaOp;
 use super::number::{format_f64_incr, parse_f64, parse_i64};
 use super::sets::Sample;
 use super::{EngineError, EngineResult, Txn, glob_match};
 use crate::keyspace::{Blob, EntryMut, Field, HashValue, Kind, Value, blob};
+use serde_bytes::ByteBuf;
 
 /// One item of an HSCAN page.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,9 +68,30 @@ impl Txn<'_> {
         key: &[u8],
         pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) -> EngineResult<usize> {
+        if self.engine().replica().is_none() {
+            let mut e = self.hash_mut(key)?;
+            let h = as_hash_mut(&mut e.value)?;
+            return Ok(pairs.into_iter().filter(|(f, v)| h.set(f, v)).count());
+        }
+        // Replicated: the fields travel as an update, so concurrent HSETs of
+        // different fields all land and a concurrent HDEL removes only what
+        // it saw.
+        let pairs: Vec<(&[u8], &[u8])> = pairs.into_iter().collect();
+        let before = self.delta_base(key)?;
         let mut e = self.hash_mut(key)?;
         let h = as_hash_mut(&mut e.value)?;
-        Ok(pairs.into_iter().filter(|(f, v)| h.set(f, v)).count())
+        let added = pairs.iter().filter(|(f, v)| h.set(f, v)).count();
+        drop(e);
+        let op = || {
+            DeltaOp::HashSet(
+                pairs
+                    .iter()
+                    .map(|(f, v)| (ByteBuf::from(f.to_vec()), ByteBuf::from(v.to_vec())))
+                    .collect(),
+            )
+        };
+        self.note_delta(key, op, before);
+        Ok(added)
     }
 
     /// HSETNX: sets `field` only if absent; true if it was set.
@@ -76,8 +99,7 @@ impl Txn<'_> {
         if self.peek_hash(key)?.is_some_and(|h| h.get(field).is_some()) {
             return Ok(false);
         }
-        let mut e = self.hash_mut(key)?;
-        Ok(as_hash_mut(&mut e.value)?.set(field, value))
+        Ok(self.hset(key, [(field, value)])? == 1)
     }
 
     /// HGET.
@@ -131,9 +153,13 @@ impl Txn<'_> {
             None => 0,
         };
         let next = current.checked_add(delta).ok_or(EngineError::Overflow)?;
+        let before = self.delta_base(key)?;
         let mut buf = itoa::Buffer::new();
         let mut e = self.hash_mut(key)?;
         as_hash_mut(&mut e.value)?.set(field, buf.format(next).as_bytes());
+        drop(e);
+        let op = || DeltaOp::HashIncr(ByteBuf::from(field.to_vec()), delta);
+        self.note_delta(key, op, before);
         Ok(next)
     }
 

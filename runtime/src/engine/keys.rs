@@ -159,14 +159,6 @@ impl Txn<'_> {
         Ok((keys, volatile))
     }
 
-    /// Deletes every key; returns how many there were.
-    pub fn flush(&mut self) -> EngineResult<usize> {
-        let mut n = 0;
-        self.for_each_shard(|_, s| n += s.clear())?;
-        self.note_flush();
-        Ok(n)
-    }
-
     /// Every live key matching `pattern`.
     pub fn keys(&mut self, pattern: &[u8]) -> EngineResult<Vec<Blob>> {
         let now = self.now_ms();

@@ -11,16 +11,30 @@
 //! command runs in one `Txn`, MULTI/EXEC runs all its commands in one
 //! [`Engine::txn_all`].
 
+pub mod bitmaps;
 mod blocking;
+pub mod change;
+mod copy;
+mod digest;
+pub mod dump;
 mod error;
+pub mod geo;
+pub mod geohash;
 pub mod hashes;
+mod hll_format;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod notify;
 pub mod number;
+pub mod object;
 mod pattern;
 pub mod pubsub;
+pub mod replica;
+mod replicated;
 pub mod sets;
 mod settings;
+pub mod sort;
 pub mod strings;
 mod txn;
 mod watch;
@@ -33,6 +47,7 @@ use crate::clock::{Hlc, RegionId};
 use crate::keyspace::{Keyspace, hash_key};
 
 pub use blocking::{BlockingRegistry, WaitHandle};
+pub use digest::Digest;
 pub use error::{EngineError, EngineResult};
 pub use pattern::glob_match;
 pub use pubsub::{Broker, Mailbox, Message, SubscriberId};
@@ -61,14 +76,36 @@ pub struct Engine {
     blocking: BlockingRegistry,
     watches: WatchRegistry,
     started: Instant,
+    replica: Option<replica::Replica>,
+    notifier: notify::Notifier,
 }
 
 impl Engine {
     /// An engine for `region` with `2^shard_bits` keyspace shards.
     pub fn new(region: RegionId, shard_bits: u32) -> Engine {
+        Engine::build(region, shard_bits, None)
+    }
+
+    /// An engine for one region of a multi-region deployment: every write is
+    /// committed to the replication log, and peers' changes can be applied.
+    pub fn replicated(shard_bits: u32, config: replica::ReplicaConfig) -> Engine {
+        let region = config.me;
+        let shards = 1usize << shard_bits;
+        Engine::build(
+            region,
+            shard_bits,
+            Some(replica::Replica::new(config, shards)),
+        )
+    }
+
+    fn build(region: RegionId, shard_bits: u32, replica: Option<replica::Replica>) -> Engine {
+        let clock = Hlc::new();
+        if let Some(r) = &replica {
+            r.start_at(clock.now());
+        }
         Engine {
             keyspace: Keyspace::new(shard_bits),
-            clock: Hlc::new(),
+            clock,
             region,
             settings: EngineSettings::default(),
             stats: EngineStats::default(),
@@ -76,7 +113,15 @@ impl Engine {
             blocking: BlockingRegistry::default(),
             watches: WatchRegistry::default(),
             started: Instant::now(),
+            replica,
+            notifier: notify::Notifier::default(),
         }
+    }
+
+    /// The replication state, if this region replicates.
+    #[inline]
+    pub fn replica(&self) -> Option<&replica::Replica> {
+        self.replica.as_ref()
     }
 
     /// The keyspace (for INFO and background maintenance).
@@ -111,6 +156,46 @@ impl Engine {
     pub fn watches(&self) -> &WatchRegistry {
         &self.watches
     }
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub fn notifier(&self) -> &notify::Notifier {
+        &self.notifier
+    }
+
+    /// Sets `notify-keyspace-events` (flags from [`notify::parse_flags`]).
+    pub fn set_notify_flags(&self, flags: u32) {
+        self.notifier.set_flags(flags);
+        let log = self.notifier.wants(notify::class::EXPIRED);
+        self.keyspace
+            .counters()
+            .log_expired
+            .store(log, Ordering::Relaxed);
+    }
+
+    /// One active-expiry cycle (see `Keyspace::expire_cycle`), then the
+    /// `expired` notifications for every key expired since the last cycle,
+    /// lazily or actively. Returns the keys the cycle deleted.
+    pub fn expire_cycle(&self, now_ms: u64, budget: std::time::Duration) -> usize {
+        let deleted = self.keyspace.expire_cycle(now_ms, budget);
+        // Also drains what was logged before the `x` class was turned off
+        // (then nothing is published).
+        if self
+            .keyspace
+            .counters()
+            .expired_logged
+            .load(Ordering::Relaxed)
+            > 0
+        {
+            for i in 0..self.keyspace.shard_count() {
+                let keys = self.keyspace.lock(i).take_expired();
+                for key in keys {
+                    self.notifier
+                        .publish(&self.broker, notify::class::EXPIRED, "expired", &key);
+                }
+            }
+        }
+        deleted
+    }
+
     /// When the engine started.
     pub fn started(&self) -> Instant {
         self.started
@@ -153,6 +238,16 @@ impl Engine {
     /// one (KEYS, SCAN, DBSIZE, FLUSHALL) and so never hold two at once.
     pub fn txn_none(&self) -> Txn<'_> {
         Txn::new(self, smallvec::SmallVec::new(), false)
+    }
+
+    /// Refuses writes while a replicated region is catching up after a
+    /// restart (see [`replica::Replica::accepts_writes`]). Every front end
+    /// asks before it runs a write.
+    pub fn check_writable(&self) -> EngineResult<()> {
+        match &self.replica {
+            Some(r) if !r.accepts_writes() => Err(EngineError::CatchingUp),
+            _ => Ok(()),
+        }
     }
 
     /// Evicts per policy until memory is under `maxmemory`; `OutOfMemory` if it

@@ -9,8 +9,10 @@ use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
 
+use super::change::DeltaOp;
 use super::{EngineError, EngineResult, Txn, glob_match};
 use crate::keyspace::{Blob, Dict, DictItem, Kind, SetValue, Value};
+use serde_bytes::ByteBuf;
 
 /// Largest number of draws a negative-count SRANDMEMBER/HRANDFIELD may ask
 /// for. Redis has no such bound and runs out of memory building the reply; we
@@ -153,9 +155,22 @@ impl Txn<'_> {
         key: &[u8],
         members: impl IntoIterator<Item = &'m [u8]>,
     ) -> EngineResult<usize> {
+        if self.engine().replica().is_none() {
+            let mut e = self.write_kind(key, Kind::Set, || Value::Set(Box::default()))?;
+            let set = as_set_mut(&mut e.value)?;
+            return Ok(members.into_iter().filter(|m| set.insert(m)).count());
+        }
+        // Replicated: the members travel as an add, so concurrent SADDs all
+        // land and a concurrent SREM removes only what it saw.
+        let members: Vec<&[u8]> = members.into_iter().collect();
+        let before = self.delta_base(key)?;
         let mut e = self.write_kind(key, Kind::Set, || Value::Set(Box::default()))?;
         let set = as_set_mut(&mut e.value)?;
-        Ok(members.into_iter().filter(|m| set.insert(m)).count())
+        let added = members.iter().filter(|m| set.insert(m)).count();
+        drop(e);
+        let op = || DeltaOp::SetAdd(members.iter().map(|m| ByteBuf::from(m.to_vec())).collect());
+        self.note_delta(key, op, before);
+        Ok(added)
     }
 
     /// SREM: removes `members`; returns how many were there. An emptied set

@@ -1,6 +1,7 @@
 //! String operations: GET/SET and their variants, counters stored as decimal
 //! strings (INCR family), and byte-range edits.
 
+use super::change::DeltaOp;
 use super::number::{format_f64_incr, parse_f64, parse_i64};
 use super::{EngineError, EngineResult, Txn};
 use crate::keyspace::{Blob, Kind, Value, blob};
@@ -59,7 +60,7 @@ impl Txn<'_> {
         }
     }
 
-    fn check_size(&self, len: usize) -> EngineResult<()> {
+    pub(super) fn check_size(&self, len: usize) -> EngineResult<()> {
         if len > self.engine().settings().proto_max_bulk_len() {
             Err(EngineError::TooLarge)
         } else {
@@ -156,9 +157,12 @@ impl Txn<'_> {
             None => 0,
         };
         let next = current.checked_add(delta).ok_or(EngineError::Overflow)?;
+        let before = self.delta_base(key)?;
         let mut e = self.string_mut(key)?;
         let mut buf = itoa::Buffer::new();
         e.value = Value::Str(blob(buf.format(next).as_bytes()));
+        drop(e);
+        self.note_delta(key, || DeltaOp::Incr(delta), before);
         Ok(next)
     }
 

@@ -12,14 +12,46 @@ use crate::keyspace::{Blob, Entry, EntryMut, Kind, Shard, Value, blob, hash_key}
 /// An open transaction. Dropping it releases its shards, then wakes clients
 /// blocked on keys it filled and invalidates WATCHes on keys it wrote.
 pub struct Txn<'e> {
-    engine: &'e Engine,
-    guards: SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
-    all: bool,
+    pub(super) engine: &'e Engine,
+    pub(super) guards: SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
+    pub(super) all: bool,
     now_ms: u64,
     stamp: Option<Stamp>,
     touched: Vec<Blob>,
     ready: Vec<Blob>,
     flushed: bool,
+    /// With replication: keys written, to commit as one change at the end.
+    pub(super) changed: Vec<Blob>,
+    /// With replication: PUBLISHes to replicate.
+    pub(super) published: Vec<(Blob, Blob)>,
+    /// With replication: a FLUSHALL ran, removing what this covers.
+    pub(super) flush_ctx: Option<crate::crdt::VersionVector>,
+    /// With replication: additive updates (INCRBY, SADD, HSET, HINCRBY),
+    /// which replicate as what they did (not as the new value) so that
+    /// concurrent ones all take effect.
+    pub(super) deltas: Vec<DeltaNote>,
+    /// With keyspace notifications on: keys written since the last
+    /// [`Txn::take_written`].
+    written: Vec<Blob>,
+}
+
+/// The version a key held before a transaction's first delta to it:
+/// (region, stamp, value, expiry).
+pub(crate) type BaseVersion = (crate::clock::RegionId, Stamp, Value, u64);
+
+/// The additive updates this transaction made to one key (see
+/// [`Txn::note_delta`]).
+#[derive(Debug, Clone)]
+pub(crate) struct DeltaNote {
+    pub key: Blob,
+    /// What was done, in order.
+    pub ops: Vec<crate::engine::change::DeltaOp>,
+    /// The key's version before the first of them, if the replica needs it
+    /// (the key held a plain version).
+    pub before: Option<BaseVersion>,
+    /// Position in `changed` of the last delta's write; another write to the
+    /// key after it in the same transaction makes the whole a plain put.
+    pub at: usize,
 }
 
 impl<'e> Txn<'e> {
@@ -37,6 +69,11 @@ impl<'e> Txn<'e> {
             touched: Vec::new(),
             ready: Vec::new(),
             flushed: false,
+            changed: Vec::new(),
+            published: Vec::new(),
+            flush_ctx: None,
+            deltas: Vec::new(),
+            written: Vec::new(),
         }
     }
 
@@ -101,10 +138,69 @@ impl<'e> Txn<'e> {
         Ok(visit(&mut g))
     }
 
-    fn note_write(&mut self, key: &[u8]) {
+    pub(super) fn note_write(&mut self, key: &[u8]) {
+        if self.engine.notifier().active() {
+            self.written.push(blob(key));
+        }
         if self.engine.watches().active() {
             self.touched.push(blob(key));
         }
+        if self.engine.replica().is_some() {
+            self.changed.push(blob(key));
+        }
+    }
+
+    /// The version a delta to `key` builds on, if replication will need it:
+    /// read before the delta's write.
+    pub(super) fn delta_base(&mut self, key: &[u8]) -> EngineResult<Option<BaseVersion>> {
+        let Some(replica) = self.engine.replica() else {
+            return Ok(None);
+        };
+        let index = self.engine.keyspace().shard_of(hash_key(key));
+        if !replica.needs_base(index, key) {
+            return Ok(None);
+        }
+        Ok(self
+            .peek(key)?
+            .map(|e| (e.region, e.stamp, e.value.clone(), e.expire_at)))
+    }
+
+    /// Records that the write just made to `key` was the additive update
+    /// `op()` on the version `before` (from [`Txn::delta_base`]). `op` is
+    /// only built with replication, so a single region pays nothing.
+    pub(super) fn note_delta(
+        &mut self,
+        key: &[u8],
+        op: impl FnOnce() -> crate::engine::change::DeltaOp,
+        before: Option<BaseVersion>,
+    ) {
+        if self.engine.replica().is_none() {
+            return;
+        }
+        let op = op();
+        let at = self.changed.len().saturating_sub(1);
+        if let Some(n) = self.deltas.iter_mut().rev().find(|n| n.key[..] == *key) {
+            // Another delta in the same transaction right after the last
+            // one: they travel together and keep the first base.
+            let last_write = self.changed[..at].iter().rposition(|k| k[..] == *key);
+            if last_write == Some(n.at) {
+                n.ops.push(op);
+                n.at = at;
+                return;
+            }
+        }
+        self.deltas.push(DeltaNote {
+            key: blob(key),
+            ops: vec![op],
+            before,
+            at,
+        });
+    }
+
+    /// The keys written since the last call, in write order (possibly
+    /// repeated); empty unless keyspace notifications are on.
+    pub fn take_written(&mut self) -> Vec<Blob> {
+        std::mem::take(&mut self.written)
     }
 
     /// Marks `key` as a list that gained elements, so blocked poppers wake.
@@ -126,7 +222,7 @@ impl<'e> Txn<'e> {
         let lfu = self.engine.settings().lfu_touch();
         let engine = self.engine;
         let shard = self.shard(hash)?;
-        let found = shard.find(hash, key, now);
+        let found = locate(engine, shard, hash, key, now);
         engine.count_read(found.is_some());
         Ok(match found {
             Some(i) => {
@@ -141,9 +237,10 @@ impl<'e> Txn<'e> {
     /// (TYPE, EXISTS, TTL and friends, as Redis's NOTOUCH lookups).
     pub fn peek(&mut self, key: &[u8]) -> EngineResult<Option<&Entry>> {
         let hash = hash_key(key);
+        let engine = self.engine;
         let now = self.now_ms;
         let shard = self.shard(hash)?;
-        Ok(shard.find(hash, key, now).and_then(|i| shard.at(i)))
+        Ok(locate(engine, shard, hash, key, now).and_then(|i| shard.at(i)))
     }
 
     /// Reads `key`, which must hold `kind` if it exists.
@@ -158,16 +255,23 @@ impl<'e> Txn<'e> {
     /// Opens `key` for writing; `None` if it does not exist. Stamps the entry.
     pub fn write(&mut self, key: &[u8]) -> EngineResult<Option<EntryMut<'_>>> {
         let hash = hash_key(key);
+        let engine = self.engine;
         let now = self.now_ms;
         let stamp = self.stamp();
         let region = self.engine.region();
         let shard = held_shard(&mut self.guards, self.all, self.engine, hash)?;
-        let Some(i) = shard.find(hash, key, now) else {
+        let Some(i) = locate(engine, shard, hash, key, now) else {
             // Nothing to write: a WATCH on a missing key stays valid.
             return Ok(None);
         };
+        if self.engine.notifier().active() {
+            self.written.push(blob(key));
+        }
         if self.engine.watches().active() {
             self.touched.push(blob(key));
+        }
+        if self.engine.replica().is_some() {
+            self.changed.push(blob(key));
         }
         let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
         e.stamp = stamp;
@@ -185,12 +289,13 @@ impl<'e> Txn<'e> {
         make: impl FnOnce() -> Value,
     ) -> EngineResult<EntryMut<'_>> {
         let hash = hash_key(key);
+        let engine = self.engine;
         let now = self.now_ms;
         let stamp = self.stamp();
         let region = self.engine.region();
         self.note_write(key);
         let shard = self.shard(hash)?;
-        let i = match shard.find(hash, key, now) {
+        let i = match locate(engine, shard, hash, key, now) {
             Some(i) => {
                 if shard.at(i).is_some_and(|e| e.value.kind() != kind) {
                     return Err(EngineError::WrongType);
@@ -205,6 +310,9 @@ impl<'e> Txn<'e> {
         let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
         e.stamp = stamp;
         e.region = region;
+        // A write is an access, as Redis's lookupKeyWrite (OBJECT IDLETIME
+        // and FREQ, LRU/LFU eviction).
+        e.touch(now, engine.settings().lfu_touch());
         Ok(e)
     }
 
@@ -224,6 +332,7 @@ impl<'e> Txn<'e> {
     /// expiry `expire_at` (0 = none).
     pub fn put(&mut self, key: &[u8], value: Value, expire_at: u64) -> EngineResult<()> {
         let hash = hash_key(key);
+        let engine = self.engine;
         let now = self.now_ms;
         let stamp = self.stamp();
         let region = self.engine.region();
@@ -234,13 +343,14 @@ impl<'e> Txn<'e> {
             self.signal_ready(key);
         }
         let shard = self.shard(hash)?;
-        match shard.find(hash, key, now) {
+        match locate(engine, shard, hash, key, now) {
             Some(i) => {
                 let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
                 e.value = value;
                 e.expire_at = expire_at;
                 e.stamp = stamp;
                 e.region = region;
+                e.lru = crate::keyspace::lru_clock(now);
             }
             None => {
                 let mut entry = Box::new(Entry::new(blob(key), value, stamp, region, now));
@@ -254,9 +364,10 @@ impl<'e> Txn<'e> {
     /// Deletes `key`; true if it existed.
     pub fn delete(&mut self, key: &[u8]) -> EngineResult<bool> {
         let hash = hash_key(key);
+        let engine = self.engine;
         let now = self.now_ms;
         let shard = self.shard(hash)?;
-        let Some(i) = shard.find(hash, key, now) else {
+        let Some(i) = locate(engine, shard, hash, key, now) else {
             return Ok(false);
         };
         shard.remove_at(i);
@@ -267,9 +378,10 @@ impl<'e> Txn<'e> {
     /// Removes `key` and returns its entry (RENAME, GETDEL, LMOVE).
     pub fn take(&mut self, key: &[u8]) -> EngineResult<Option<Box<Entry>>> {
         let hash = hash_key(key);
+        let engine = self.engine;
         let now = self.now_ms;
         let shard = self.shard(hash)?;
-        let Some(i) = shard.find(hash, key, now) else {
+        let Some(i) = locate(engine, shard, hash, key, now) else {
             return Ok(None);
         };
         let e = shard.remove_at(i);
@@ -280,6 +392,11 @@ impl<'e> Txn<'e> {
 
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
+        // Commit to the replication log while the shards are held, so the
+        // change's context matches what its keys held.
+        if !self.changed.is_empty() || !self.published.is_empty() || self.flush_ctx.is_some() {
+            self.commit_replicated();
+        }
         // Invalidate WATCHes while the shards are still held: an EXEC that
         // takes them next must already see its watched key as dirty, or it
         // would overwrite this write (a lost update).
@@ -299,7 +416,7 @@ impl Drop for Txn<'_> {
 /// The held guard of the shard `hash` belongs to. A free function over the
 /// guard list (not a method) so callers can borrow other fields of the `Txn`
 /// while they hold the shard.
-fn held_shard<'g, 'e>(
+pub(super) fn held_shard<'g, 'e>(
     guards: &'g mut SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
     all: bool,
     engine: &Engine,
@@ -314,4 +431,21 @@ fn held_shard<'g, 'e>(
         .find(|(i, _)| *i == want)
         .map(|(_, g)| &mut **g)
         .ok_or(EngineError::UndeclaredKey)
+}
+
+/// Finds `key` in `shard` as every read and write does: an expired entry is
+/// gone, and with replication a live version that waited behind it is shown
+/// in its place (see `Replica::promote`).
+fn locate(engine: &Engine, shard: &mut Shard, hash: u64, key: &[u8], now: u64) -> Option<usize> {
+    let found = shard.find(hash, key, now);
+    if found.is_some() {
+        return found;
+    }
+    let replica = engine.replica()?;
+    let index = engine.keyspace().shard_of(hash);
+    if replica.promote(index, shard, key, now) {
+        shard.find(hash, key, now)
+    } else {
+        None
+    }
 }

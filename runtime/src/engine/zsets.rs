@@ -13,10 +13,12 @@ use std::collections::HashSet;
 
 use rand::seq::SliceRandom;
 
+use super::change::DeltaOp;
 use super::{EngineError, EngineResult, Txn, glob_match};
 use crate::keyspace::{
     Blob, Dict, Kind, LexBound, ScoreBound, SetValue, SortedSet, Value, ZMember, blob,
 };
+use serde_bytes::ByteBuf;
 
 /// ZADD's conditions. NX/XX and GT/LT/NX conflicts are rejected by
 /// [`ZAddOptions::validate`] with Redis's messages.
@@ -360,6 +362,11 @@ impl Txn<'_> {
             return Ok(ZAddCounts::default());
         }
         let mut counts = ZAddCounts::default();
+        let before = self.delta_base(key)?;
+        // With replication, what changed travels as scores per member, so
+        // concurrent ZADDs of different members all land.
+        let replicated = self.engine().replica().is_some();
+        let mut scored: Vec<(ByteBuf, f64)> = Vec::new();
         {
             let mut e = self.write_kind(key, Kind::ZSet, new_zset)?;
             let Value::ZSet(z) = &mut e.value else {
@@ -369,9 +376,15 @@ impl Txn<'_> {
                 match add_one(z, opts, member, score, false)?.0 {
                     Change::Added => counts.added += 1,
                     Change::Updated => counts.updated += 1,
-                    Change::Unchanged => {}
+                    Change::Unchanged => continue,
+                }
+                if replicated && let Some(now) = z.score(member) {
+                    scored.push((ByteBuf::from(member.to_vec()), now));
                 }
             }
+        }
+        if !scored.is_empty() {
+            self.note_delta(key, || DeltaOp::ZSetScore(scored), before);
         }
         if counts.added > 0 {
             self.signal_ready(key);
@@ -395,6 +408,7 @@ impl Txn<'_> {
         if opts.xx && !self.zset_exists(key)? {
             return Ok(None);
         }
+        let before = self.delta_base(key)?;
         let (change, score) = {
             let mut e = self.write_kind(key, Kind::ZSet, new_zset)?;
             let Value::ZSet(z) = &mut e.value else {
@@ -402,6 +416,13 @@ impl Txn<'_> {
             };
             add_one(z, opts, member, delta, true)?
         };
+        if score.is_some() {
+            self.note_delta(
+                key,
+                || DeltaOp::ZIncr(ByteBuf::from(member.to_vec()), delta),
+                before,
+            );
+        }
         if let Change::Added = change {
             self.signal_ready(key);
         }
@@ -413,6 +434,7 @@ impl Txn<'_> {
         if delta.is_nan() {
             return Err(EngineError::NotFloat);
         }
+        let before = self.delta_base(key)?;
         let (score, added) = {
             let mut e = self.write_kind(key, Kind::ZSet, new_zset)?;
             let Value::ZSet(z) = &mut e.value else {
@@ -426,6 +448,11 @@ impl Txn<'_> {
             z.insert(member, score);
             (score, cur.is_none())
         };
+        self.note_delta(
+            key,
+            || DeltaOp::ZIncr(ByteBuf::from(member.to_vec()), delta),
+            before,
+        );
         if added {
             self.signal_ready(key);
         }

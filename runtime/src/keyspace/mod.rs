@@ -44,6 +44,11 @@ pub struct KeyspaceCounters {
     pub expired: AtomicU64,
     /// Keys deleted to stay under `maxmemory`.
     pub evicted: AtomicU64,
+    /// When set, shards keep the names of keys they expire until
+    /// [`Shard::take_expired`] (for `expired` keyspace notifications).
+    pub log_expired: std::sync::atomic::AtomicBool,
+    /// Keys logged by shards and not yet taken.
+    pub expired_logged: AtomicUsize,
 }
 
 /// The sharded keyspace.

@@ -24,6 +24,9 @@ pub struct Shard {
     /// Where the active-expiry sweep continues in this shard.
     pub(super) expire_cursor: u64,
     counters: Arc<KeyspaceCounters>,
+    /// Keys expired since the last [`Shard::take_expired`], kept only
+    /// while `KeyspaceCounters::log_expired` is set.
+    expired_log: Vec<super::Blob>,
 }
 
 impl Shard {
@@ -34,6 +37,7 @@ impl Shard {
             used: 0,
             expire_cursor: 0,
             counters,
+            expired_log: Vec::new(),
         }
     }
 
@@ -64,8 +68,14 @@ impl Shard {
         let index = self.entries.find_index_hashed(hash, key)?;
         let expired = self.entries.at(index).is_some_and(|e| e.is_expired(now_ms));
         if expired {
-            self.remove_at(index);
+            let gone = self.remove_at(index);
             self.counters.expired.fetch_add(1, Ordering::Relaxed);
+            if let Some(e) = gone
+                && self.counters.log_expired.load(Ordering::Relaxed)
+            {
+                self.expired_log.push(e.key);
+                self.counters.expired_logged.fetch_add(1, Ordering::Relaxed);
+            }
             return None;
         }
         Some(index)
@@ -104,6 +114,15 @@ impl Shard {
     pub fn insert_new(&mut self, hash: u64, entry: Box<Entry>) -> usize {
         self.account_add(&entry);
         self.entries.insert_new_hashed(hash, entry)
+    }
+
+    /// The keys expired since the last call (see `KeyspaceCounters::log_expired`).
+    pub fn take_expired(&mut self) -> Vec<super::Blob> {
+        let taken = std::mem::take(&mut self.expired_log);
+        self.counters
+            .expired_logged
+            .fetch_sub(taken.len(), Ordering::Relaxed);
+        taken
     }
 
     /// Removes and returns the entry at `index`.

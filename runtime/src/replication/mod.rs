@@ -1,15 +1,21 @@
-//! Replication between regions. So far only the transport, generic over the
-//! message type: length-prefixed frames on the wire, mutual TLS, and peer
-//! links that exchange `Hello`s and queue frames with backpressure.
+//! Replication between regions.
 //!
-//! This module must not reach into the engine or keyspace: the delta log and
-//! version vectors that will ride on these links are fed to it, never read by
-//! it.
+//! - `frame`, `tls`, `link`: the transport, generic over the message type —
+//!   length-prefixed frames, mutual TLS, peer links that exchange `Hello`s
+//!   and queue frames with backpressure.
+//! - `log`: the bounded log of a region's own encoded changes.
+//! - `peer`: the protocol between two regions and the tasks that run it;
+//!   the one place that joins links to the engine's replica.
+//!
+//! What a change *does* to a key (the merge rules) is the engine's
+//! (`engine::replica`); nothing here reads or writes the keyspace directly.
 
 mod error;
 mod frame;
 mod link;
-mod tls;
+mod log;
+pub mod peer;
+pub(crate) mod tls;
 
 pub use error::LinkError;
 pub use frame::{DEFAULT_MAX_FRAME, FrameCodec};
@@ -17,4 +23,5 @@ pub use link::{
     BackoffPolicy, Hello, LinkConfig, LinkReceiver, LinkSender, PROTOCOL_VERSION, PeerLink, accept,
     connect, connect_with_backoff, serve_peers,
 };
+pub use log::{DeltaLog, FellBehind};
 pub use tls::{PeerIdentity, TlsError, TlsMaterial};

@@ -226,11 +226,11 @@ impl PeerIdentity {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem_err = |source| TlsError::Pem {
         what: what.to_string(),
         source,
@@ -244,14 +244,14 @@ fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError
     Ok(certs)
 }
 
-fn private_key(pem: &str, what: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn private_key(pem: &str, what: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|source| TlsError::Pem {
         what: what.to_string(),
         source,
     })
 }
 
-fn roots(pem: &str, what: &str) -> Result<RootCertStore, TlsError> {
+pub(crate) fn roots(pem: &str, what: &str) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
     for cert in certs(pem, what)? {
         roots.add(cert).map_err(|source| TlsError::BadCa {

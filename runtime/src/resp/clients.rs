@@ -39,6 +39,8 @@ pub struct ClientInfo {
     pub multi: AtomicUsize,
     /// Waiting in a blocking command (flag `b`).
     pub blocked: AtomicBool,
+    /// The ACL user it is authenticated as.
+    pub user: Mutex<String>,
 }
 
 impl ClientInfo {
@@ -80,7 +82,7 @@ impl ClientInfo {
         };
         let lib = self.lib.lock();
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -92,6 +94,7 @@ impl ClientInfo {
             psubs,
             multi,
             self.last_cmd.lock(),
+            self.user.lock(),
             self.resp.load(Ordering::Relaxed),
             lib.0,
             lib.1,
@@ -126,6 +129,7 @@ impl ClientRegistry {
             resp: AtomicUsize::new(2),
             multi: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
+            user: Mutex::new(crate::acl::DEFAULT_USER.to_string()),
         });
         self.total_connections.fetch_add(1, Ordering::Relaxed);
         self.clients.lock().insert(id, info.clone());

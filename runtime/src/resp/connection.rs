@@ -52,23 +52,18 @@ pub async fn serve<S>(
 /// Pending output that is written before parsing further requests.
 const FLUSH_AT: usize = 1 << 20;
 
-/// A byte stream a RESP connection runs over.
-pub trait Transport: AsyncRead + AsyncWrite + Unpin {
-    /// Called after a read returned less than the buffer could hold, which
-    /// means the socket is drained. Streams with a readiness flag clear it so
-    /// the next read waits for the reactor instead of trying a syscall first.
-    fn mark_drained(&self) {}
-}
+/// A byte stream a RESP connection runs over (TCP now, TLS later).
+///
+/// There is deliberately no "socket drained" hint here: clearing a socket's
+/// readiness after a short read loses the wake-up for bytes that arrived
+/// between that read and the clear, and the connection stalls (seen as a
+/// 10 s client timeout under load). Tokio already clears readiness on short
+/// reads itself, race-free, with the readiness event it read under.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {}
 
-impl Transport for tokio::net::TcpStream {
-    fn mark_drained(&self) {
-        // Returning WouldBlock from `try_io` clears the cached readiness (only
-        // if no newer readiness event arrived meanwhile, so no wake-up is lost).
-        let _ = self.try_io(tokio::io::Interest::READABLE, || {
-            Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-        });
-    }
-}
+impl Transport for tokio::net::TcpStream {}
+
+impl Transport for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {}
 
 struct Connection<'e> {
     session: Session<'e>,
@@ -88,6 +83,7 @@ enum Step {
 impl<'e> Connection<'e> {
     async fn run<S: Transport>(&mut self, mut stream: S) -> std::io::Result<()> {
         let mut shutdown = self.session.shared().shutdown_signal();
+        let mut acl_changes = self.session.shared().acl.subscribe();
         loop {
             // Process everything already buffered, then flush once.
             let step = self.process_buffer(&mut stream).await?;
@@ -110,12 +106,6 @@ impl<'e> Connection<'e> {
                     if n == 0 {
                         return Ok(());
                     }
-                    if self.buf.capacity() > self.buf.len() {
-                        // A read that did not fill the buffer drained the
-                        // socket: say so, instead of paying a read syscall that
-                        // returns EAGAIN before the next wait.
-                        stream.mark_drained();
-                    }
                 }
                 msg = recv_message(&mut self.session), if subscribed => {
                     match msg {
@@ -125,6 +115,16 @@ impl<'e> Connection<'e> {
                 }
                 _ = shutdown.changed() => {
                     return Ok(());
+                }
+                Ok(()) = acl_changes.changed() => {
+                    // Redis disconnects the clients of a deleted user, and
+                    // subscribers to channels their user may no longer use.
+                    if !self.session.identity.refresh(&self.session.shared().acl)
+                        || !self.session.subscriptions_allowed()
+                    {
+                        let _ = stream.shutdown().await;
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -173,11 +173,21 @@ impl<'e> Connection<'e> {
                 );
                 return Ok(Step::Close);
             }
-            let limits = Limits {
-                max_bulk: self.session.engine().settings().proto_max_bulk_len(),
-                max_args: self.session.shared().config.max_multibulk_len,
+            // Until it authenticates, a client may only send small frames,
+            // so a stranger cannot make us buffer large requests.
+            let authenticated = !self
+                .session
+                .identity
+                .auth_required(&self.session.shared().acl);
+            let limits = if authenticated {
+                Limits {
+                    max_bulk: self.session.engine().settings().proto_max_bulk_len(),
+                    max_args: self.session.shared().config.max_multibulk_len,
+                }
+            } else {
+                Limits::UNAUTHENTICATED
             };
-            let req = match parser::parse(&mut self.buf, &limits, true) {
+            let req = match parser::parse(&mut self.buf, &limits, authenticated) {
                 Ok(Some(req)) => req,
                 Ok(None) => return Ok(Step::Continue),
                 Err(e) => {
@@ -186,6 +196,9 @@ impl<'e> Connection<'e> {
                     return Ok(Step::Close);
                 }
             };
+            if self.busy_script_refuses(stream, &req).await? {
+                continue;
+            }
             if let Flow::Block(b) = self.dispatch(&req) {
                 // Replies before the blocking command go out now.
                 if !self.out.is_empty() {
@@ -205,12 +218,43 @@ impl<'e> Connection<'e> {
         }
     }
 
+    /// While a Lua script runs, waits behind it as Redis clients do; past
+    /// `busy-reply-threshold` answers BUSY instead (true: `req` was answered).
+    async fn busy_script_refuses<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        req: &Request,
+    ) -> std::io::Result<bool> {
+        let control = self.session.shared().scripts.control();
+        if !control.running() || req.is_empty() {
+            return Ok(false);
+        }
+        // Replies already made go out before we wait.
+        if !self.out.is_empty() {
+            stream.write_all(self.out.bytes()).await?;
+            self.out.clear();
+        }
+        match control.wait_gate(req.arg(0), req.get(1)).await {
+            None => Ok(false),
+            Some(busy) => {
+                self.batch_commands += 1;
+                self.fail(&CmdError::msg(busy));
+                Ok(true)
+            }
+        }
+    }
+
     /// Routes one request: MULTI queueing, subscriber-mode checks, execution.
     fn dispatch(&mut self, req: &Request) -> Flow {
         if req.is_empty() {
             return Flow::Done;
         }
         let shared = self.session.shared();
+        if !self.session.identity.refresh(&shared.acl) {
+            // Its user was deleted: Redis disconnects such clients.
+            self.session.closing = true;
+            return Flow::Done;
+        }
         self.batch_commands += 1;
         let Some((index, spec)) = command::table().lookup(req.arg(0)) else {
             let e = command::unknown_command(req);
@@ -226,6 +270,10 @@ impl<'e> Connection<'e> {
         }
         if !spec.arity_ok(req.len()) {
             let e = CmdError::Arity(req.name_lower());
+            self.fail(&e);
+            return Flow::Done;
+        }
+        if let Err(e) = self.session.authorize(spec, index, req) {
             self.fail(&e);
             return Flow::Done;
         }
@@ -254,7 +302,18 @@ impl<'e> Connection<'e> {
         }
         let started = Instant::now();
         let flow = command::execute(spec, &mut self.session, &mut self.out, req);
-        shared.stats.record_latency(index, started.elapsed());
+        let took = started.elapsed();
+        shared.stats.record_latency(index, took);
+        let client = &self.session.client;
+        shared.stats.slowlog.record(req, took, || {
+            (client.addr.to_string(), client.name.lock().clone())
+        });
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        shared.stats.latency.record(event, took);
         flow
     }
 
@@ -295,6 +354,7 @@ impl<'e> Connection<'e> {
             .timeout
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut shutdown = self.session.shared().shutdown_signal();
+        let mut acl_changes = self.session.shared().acl.subscribe();
         // Retry first: a push may have landed between the first attempt and
         // our registration (it saw no waiter, so it signalled nobody).
         let mut retry = true;
@@ -327,6 +387,12 @@ impl<'e> Connection<'e> {
                     }
                 }
                 _ = shutdown.changed() => return Ok(false),
+                Ok(()) = acl_changes.changed() => {
+                    // A deleted user's blocked clients close too.
+                    if !self.session.identity.refresh(&self.session.shared().acl) {
+                        return Ok(false);
+                    }
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod parser;
 mod reply;
 mod request;
 mod session;
+pub mod slowlog;
 
 pub use reply::{Proto, Reply};
 pub use request::Request;

@@ -188,6 +188,19 @@ impl Reply {
         }
     }
 
+    /// A double already formatted as `text` (RESP3 `,`; a bulk string in
+    /// RESP2), for replies whose number format differs from [`Reply::double`].
+    pub fn double_text(&mut self, text: &str) {
+        match self.proto {
+            Proto::Resp2 => self.bulk(text.as_bytes()),
+            Proto::Resp3 => {
+                self.out.push(b',');
+                self.out.extend_from_slice(text.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
     /// A boolean (RESP3 `#t`/`#f`; integer 1/0 in RESP2).
     pub fn boolean(&mut self, v: bool) {
         match self.proto {
@@ -206,6 +219,38 @@ impl Reply {
                 self.header(b'=', text.len() + 4);
                 self.out.extend_from_slice(b"txt:");
                 self.out.extend_from_slice(text.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// A big number (RESP3 `(`; a bulk string in RESP2). `digits` must not
+    /// contain CR or LF.
+    pub fn big_number(&mut self, digits: &str) {
+        match self.proto {
+            Proto::Resp2 => self.bulk(digits.as_bytes()),
+            Proto::Resp3 => {
+                self.out.push(b'(');
+                self.out.extend_from_slice(digits.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Verbatim text with its 3-byte format (padded or cut to 3 bytes, as
+    /// Redis copies exactly 3); a bulk string of `text` in RESP2.
+    pub fn verbatim_with(&mut self, format: &[u8], text: &[u8]) {
+        match self.proto {
+            Proto::Resp2 => self.bulk(text),
+            Proto::Resp3 => {
+                let mut fmt = [b' '; 3];
+                for (d, s) in fmt.iter_mut().zip(format) {
+                    *d = *s;
+                }
+                self.header(b'=', text.len() + 4);
+                self.out.extend_from_slice(&fmt);
+                self.out.push(b':');
+                self.out.extend_from_slice(text);
                 self.out.extend_from_slice(b"\r\n");
             }
         }

@@ -9,8 +9,11 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::clients::ClientInfo;
-use super::command::{CmdError, CommandSpec};
+use super::command::{CmdError, CommandSpec, flags};
 use super::{Reply, Request};
+use crate::acl::log::Reason;
+use crate::acl::permission::full_name;
+use crate::acl::{Denied, Identity};
 use crate::engine::{Engine, Mailbox, Message, SubscriberId, WatchSet};
 use crate::server::Shared;
 
@@ -96,6 +99,8 @@ pub struct Session<'e> {
     pub subs: Option<Subscriptions>,
     /// QUIT was received: close after flushing.
     pub closing: bool,
+    /// The ACL user this connection acts as.
+    pub identity: Identity,
 }
 
 impl<'e> Session<'e> {
@@ -108,7 +113,85 @@ impl<'e> Session<'e> {
             watch: None,
             subs: None,
             closing: false,
+            identity: Identity::new(&shared.acl),
         }
+    }
+
+    /// NOAUTH and ACL checks before `spec` (at `index` in the command
+    /// table) runs or is queued: the error to answer, if refused.
+    #[inline]
+    pub fn authorize(
+        &mut self,
+        spec: &CommandSpec,
+        index: usize,
+        req: &Request,
+    ) -> Result<(), CmdError> {
+        let in_multi = self.multi.is_some();
+        self.authorize_in(spec, index, req, in_multi)
+    }
+
+    /// [`Session::authorize`] for a command run by EXEC.
+    pub fn authorize_queued(
+        &mut self,
+        spec: &CommandSpec,
+        index: usize,
+        req: &Request,
+    ) -> Result<(), CmdError> {
+        self.authorize_in(spec, index, req, true)
+    }
+
+    #[inline]
+    fn authorize_in(
+        &mut self,
+        spec: &CommandSpec,
+        index: usize,
+        req: &Request,
+        in_multi: bool,
+    ) -> Result<(), CmdError> {
+        let acl = &self.shared.acl;
+        if spec.has(flags::NO_AUTH) {
+            // AUTH, HELLO, QUIT and RESET run before authentication and are
+            // never restricted by ACLs (as in Redis).
+            return Ok(());
+        }
+        if self.identity.auth_required(acl) {
+            return Err(CmdError::msg("NOAUTH Authentication required."));
+        }
+        if self.identity.unrestricted() {
+            return Ok(());
+        }
+        let user = self.identity.user();
+        user.check(spec, index, req).map_err(|denied| {
+            let name = full_name(spec, req);
+            let arg =
+                |i: usize| String::from_utf8_lossy(req.get(i).unwrap_or_default()).into_owned();
+            let (counter, reason, object) = match denied {
+                Denied::Command => (&acl.stats.denied_cmd, Reason::Command, name.clone()),
+                Denied::Key(i) => (&acl.stats.denied_key, Reason::Key, arg(i)),
+                Denied::Channel(i) => (&acl.stats.denied_channel, Reason::Channel, arg(i)),
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            let context = if in_multi { "multi" } else { "toplevel" };
+            acl.log.record(
+                reason,
+                context,
+                &object,
+                user.name(),
+                self.client.describe(),
+            );
+            CmdError::msg(denied.error_line(user.name(), &name))
+        })
+    }
+
+    /// True if every current subscription is still allowed to this
+    /// connection's user (Redis disconnects subscribers whose channel
+    /// permissions were taken away).
+    pub fn subscriptions_allowed(&self) -> bool {
+        let user = self.identity.user();
+        self.subs.as_ref().is_none_or(|s| {
+            s.channels.iter().all(|c| user.channel_allowed(c, false))
+                && s.patterns.iter().all(|p| user.channel_allowed(p, true))
+        })
     }
 
     /// The server this session belongs to.

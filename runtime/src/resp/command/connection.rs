@@ -70,11 +70,11 @@ fn hello(ctx: &mut Ctx, req: &Request) -> R {
         i = 2;
     }
     let mut name = None;
+    let mut auth = None;
     while i < req.len() {
         let a = req.arg(i);
         if is(a, "auth") && i + 2 < req.len() {
-            // Authentication arrives with the security issue; the default user
-            // has no password, and accepts any (as Redis's `nopass`).
+            auth = Some((req.arg(i + 1), req.arg(i + 2)));
             i += 3;
         } else if is(a, "setname") && i + 1 < req.len() {
             name = Some(valid_name(req.arg(i + 1))?);
@@ -85,6 +85,17 @@ fn hello(ctx: &mut Ctx, req: &Request) -> R {
                 String::from_utf8_lossy(a)
             )));
         }
+    }
+    if let Some((user, password)) = auth {
+        super::security::authenticate(ctx, user, password)?;
+    } else if ctx
+        .session
+        .identity
+        .auth_required(&ctx.session.shared().acl)
+    {
+        return Err(CmdError::msg(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
     }
     if let Some(n) = name {
         *ctx.session.client.name.lock() = n;
@@ -117,6 +128,10 @@ fn reset(ctx: &mut Ctx, _req: &Request) -> R {
     ctx.session.unsubscribe_all();
     ctx.session.client.multi.store(0, Ordering::Relaxed);
     ctx.session.client.name.lock().clear();
+    // RESET also logs out: back to the default user, as a new connection.
+    let acl = &ctx.session.shared().acl;
+    ctx.session.identity.reset(acl);
+    *ctx.session.client.user.lock() = ctx.session.identity.user().name().to_string();
     ctx.out.set_proto(Proto::Resp2);
     ctx.session.client.resp.store(2, Ordering::Relaxed);
     ctx.out.simple("RESET");

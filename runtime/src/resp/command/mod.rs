@@ -12,13 +12,26 @@
 //! the handler.
 
 pub mod args;
+mod bitmaps;
 mod connection;
+mod copy;
+mod debug;
+mod diagnostics;
+mod dump;
+mod functions;
+mod geo;
 mod hashes;
+mod hyperloglog;
+mod introspection;
 mod keys;
 mod lists;
+mod notify;
 mod pubsub;
+mod scripting;
+mod security;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
@@ -29,6 +42,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use smallvec::SmallVec;
+
+pub use connection::COMPAT_VERSION;
 
 use super::{Reply, Request, Session};
 use crate::engine::{EngineError, Txn};
@@ -62,6 +77,10 @@ pub mod flags {
     /// A blocking command that waits on its first key only; its other keys
     /// are destinations (BLMOVE, BRPOPLPUSH), so pushes there must not wake it.
     pub const BLOCKS_ON_FIRST_KEY: u32 = 1 << 12;
+    /// May read keys named by patterns in its arguments (SORT BY/GET): when
+    /// a BY or GET pattern contains `*` it runs holding every shard, as
+    /// MULTI/EXEC does.
+    pub const PATTERN_KEYS: u32 = 1 << 13;
 }
 
 /// Which arguments of a command are keys.
@@ -200,6 +219,32 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// A spec with no COMMAND DOCS text yet (see [`CommandSpec::doc`]).
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: KeySpec,
+        handler: Handler,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys,
+            handler,
+            group: "",
+            summary: "",
+        }
+    }
+
+    /// Sets the COMMAND DOCS group and summary.
+    pub const fn doc(mut self, group: &'static str, summary: &'static str) -> CommandSpec {
+        self.group = group;
+        self.summary = summary;
+        self
+    }
+
     /// True if the argument count fits the arity.
     pub fn arity_ok(&self, n: usize) -> bool {
         let n = n as i32;
@@ -297,9 +342,10 @@ impl CommandTable {
 }
 
 static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
-    let families: [&'static [CommandSpec]; 10] = [
+    let families: &[&'static [CommandSpec]] = &[
         connection::COMMANDS,
         server::COMMANDS,
+        debug::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
         hashes::COMMANDS,
@@ -308,6 +354,17 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         lists::COMMANDS,
         pubsub::COMMANDS,
         transactions::COMMANDS,
+        bitmaps::COMMANDS,
+        hyperloglog::COMMANDS,
+        security::COMMANDS,
+        functions::COMMANDS,
+        geo::COMMANDS,
+        sort::COMMANDS,
+        introspection::COMMANDS,
+        copy::COMMANDS,
+        diagnostics::COMMANDS,
+        dump::COMMANDS,
+        scripting::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);
@@ -354,7 +411,16 @@ pub fn run_in<'e>(
 ) -> Flow {
     let mark = out.len();
     let mut ctx = Ctx { txn, session, out };
-    match (spec.handler)(&mut ctx, req) {
+    let result = (spec.handler)(&mut ctx, req);
+    if spec.has(flags::WRITE) && txn.engine().notifier().active() {
+        if result.is_ok() {
+            let reply = out.bytes().get(mark..).unwrap_or_default();
+            notify::after_command(spec, req, txn, reply);
+        } else {
+            txn.take_written();
+        }
+    }
+    match result {
         Ok(flow) => flow,
         Err(e) => {
             // A handler may have written part of an aggregate before failing.
@@ -366,6 +432,14 @@ pub fn run_in<'e>(
     }
 }
 
+/// True if `req` has a BY or GET argument whose pattern names other keys.
+fn names_pattern_keys(req: &Request) -> bool {
+    (2..req.len().saturating_sub(1)).any(|i| {
+        (args::is(req.arg(i), "by") || args::is(req.arg(i), "get"))
+            && req.arg(i + 1).contains(&b'*')
+    })
+}
+
 /// Executes one command outside MULTI: locks its keys' shards and runs it.
 pub fn execute<'e>(
     spec: &'static CommandSpec,
@@ -374,6 +448,14 @@ pub fn execute<'e>(
     req: &Request,
 ) -> Flow {
     let engine = session.engine();
+    if spec.has(flags::WRITE)
+        && let Err(e) = engine.check_writable()
+    {
+        let e = CmdError::from(e);
+        session.count_error(&e);
+        out.error(&e.to_string());
+        return Flow::Done;
+    }
     if spec.has(flags::DENYOOM)
         && let Err(e) = engine.make_room()
     {
@@ -391,6 +473,7 @@ pub fn execute<'e>(
         }
     };
     let mut txn = match keys.len() {
+        _ if spec.has(flags::PATTERN_KEYS) && names_pattern_keys(req) => engine.txn_all(),
         0 => engine.txn_none(),
         1 => engine.txn_one(req.arg(keys[0])),
         _ => engine.txn(keys.iter().map(|&i| req.arg(i))),

@@ -140,7 +140,7 @@ fn publish(ctx: &mut Ctx, req: &Request) -> R {
     } else {
         req.arg_bytes(2)
     };
-    let n = ctx.session.engine().broker().publish(&channel, &payload);
+    let n = ctx.txn.publish(&channel, &payload);
     // A RESP3 subscriber publishing to itself hears its message before the
     // reply, as with Redis (push frames may come anywhere in RESP3).
     if ctx.out.proto() == Proto::Resp3

@@ -19,6 +19,7 @@ use super::args::is;
 use super::flags::*;
 use super::{CmdError, CommandSpec, Ctx, Flow, KeySpec, table};
 use crate::config::parse_memory;
+use crate::engine::replica::LinkState;
 use crate::engine::{glob_match, number};
 use crate::keyspace::EvictionPolicy;
 use crate::resp::{Reply, Request};
@@ -197,6 +198,10 @@ fn info_memory(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
     field(s, "maxmemory_human", human_bytes(maxmemory));
     field(s, "maxmemory_policy", engine.settings().policy().name());
     field(s, "mem_allocator", "jemalloc");
+    let (lua_bytes, cached_scripts) = ctx.session.shared().scripts.stats();
+    field(s, "used_memory_lua", lua_bytes);
+    field(s, "used_memory_lua_human", human_bytes(lua_bytes as u64));
+    field(s, "number_of_cached_scripts", cached_scripts);
     Ok(())
 }
 
@@ -260,6 +265,11 @@ fn info_stats(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
     field(s, "pubsub_channels", engine.broker().channels(None).len());
     field(s, "pubsub_patterns", engine.broker().numpat());
     field(s, "total_error_replies", shared.stats.total_errors());
+    let acl = &shared.acl.stats;
+    field(s, "acl_access_denied_auth", load(&acl.denied_auth));
+    field(s, "acl_access_denied_cmd", load(&acl.denied_cmd));
+    field(s, "acl_access_denied_key", load(&acl.denied_key));
+    field(s, "acl_access_denied_channel", load(&acl.denied_channel));
     Ok(())
 }
 
@@ -273,6 +283,56 @@ fn info_replication(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
     field(s, "master_repl_offset", 0);
     field(s, "second_repl_offset", -1);
     field(s, "repl_backlog_active", 0);
+    let Some(replica) = shared.engine.replica() else {
+        return Ok(());
+    };
+    // Active-active: every region is writable; these lines describe the
+    // links to the other regions (docs/operations.md explains each field).
+    field(s, "replication_mode", "active-active");
+    field(s, "region_id", replica.me().0);
+    field(s, "region_name", &shared.config.region_name);
+    let peers = replica.peers();
+    field(
+        s,
+        "connected_regions",
+        peers.iter().filter(|p| p.state != LinkState::Down).count(),
+    );
+    field(s, "repl_log_bytes", replica.log().bytes());
+    field(
+        s,
+        "repl_changes_logged",
+        replica.changes_logged.load(Ordering::Relaxed),
+    );
+    field(
+        s,
+        "repl_changes_applied",
+        replica.changes_applied.load(Ordering::Relaxed),
+    );
+    field(s, "repl_pending_keys", replica.side_table_len());
+    field(s, "catching_up", u8::from(replica.catching_up()));
+    for (i, p) in peers.iter().enumerate() {
+        let lag = replica.peer_lag(p);
+        let contact = p
+            .last_contact
+            .map_or(-1, |t| t.elapsed().as_millis() as i64);
+        field(
+            s,
+            &format!("region{i}"),
+            format_args!(
+                "id={},name={},addr={},state={},ops_lag={},ms_lag={},last_contact_ms={},changes_in={},snapshots_in={},snapshots_out={}",
+                p.region.0,
+                p.name,
+                p.addr,
+                p.state.name(),
+                lag.ops,
+                lag.ms,
+                contact,
+                p.changes_in,
+                p.snapshots_in,
+                p.snapshots_out
+            ),
+        );
+    }
     Ok(())
 }
 
@@ -392,39 +452,9 @@ fn flag_names(c: &CommandSpec) -> Vec<&'static str> {
     v
 }
 
-/// ACL categories derived from flags and group (we have no ACLs yet; this is
-/// what clients that read COMMAND INFO expect to find).
+/// ACL categories, as the ACL checks use them.
 fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
-    let mut v = Vec::with_capacity(4);
-    if c.has(WRITE) {
-        v.push("@write");
-    }
-    if c.has(READONLY) {
-        v.push("@read");
-    }
-    let group = match c.group {
-        "generic" => Some("@keyspace"),
-        "string" => Some("@string"),
-        "hash" => Some("@hash"),
-        "list" => Some("@list"),
-        "set" => Some("@set"),
-        "sorted-set" | "sorted_set" | "sortedset" | "zset" => Some("@sortedset"),
-        "connection" => Some("@connection"),
-        "transactions" => Some("@transaction"),
-        _ => None,
-    };
-    v.extend(group);
-    if c.has(PUBSUB) || c.group == "pubsub" {
-        v.push("@pubsub");
-    }
-    if c.has(ADMIN) {
-        v.extend(["@admin", "@dangerous"]);
-    }
-    v.push(if c.has(FAST) { "@fast" } else { "@slow" });
-    if c.has(BLOCKING) {
-        v.push("@blocking");
-    }
-    v
+    crate::acl::category::of(c).tagged().collect()
 }
 
 /// The legacy (first, last, step) key positions.
@@ -711,6 +741,14 @@ enum Setting {
     LfuLogFactor(u64),
     LfuDecayTime(u64),
     ProtoMaxBulkLen(usize),
+    /// The default user's password (empty: none).
+    RequirePass(Vec<u8>),
+    SlowlogSlowerThan(i64),
+    SlowlogMaxLen(usize),
+    LatencyThreshold(u64),
+    NotifyKeyspaceEvents(u32),
+    /// `busy-reply-threshold` / `lua-time-limit` in milliseconds.
+    BusyReplyThreshold(u64),
     /// Accepted and nothing to do (`save ""`, `appendonly no`).
     Nothing,
 }
@@ -763,6 +801,82 @@ const PARAMS: &[(&str, Getter, Option<Parser>)] = &[
             Ok(Setting::ProtoMaxBulkLen(n as usize))
         }),
     ),
+    (
+        // Never shown: only hashes are kept (docs/security.md).
+        "requirepass",
+        |s| secret_shown(s.acl.requirepass_set()),
+        Some(|v| Ok(Setting::RequirePass(v.as_bytes().to_vec()))),
+    ),
+    ("aclfile", |s| path_shown(s.config.aclfile.as_deref()), None),
+    (
+        "allow-unauthenticated",
+        |s| yes_no(s.config.allow_unauthenticated),
+        None,
+    ),
+    (
+        "tls-port",
+        |s| s.tls_addr.map_or(0, |a| a.port()).to_string(),
+        None,
+    ),
+    (
+        "tls-cert-file",
+        |s| path_shown(s.config.tls_cert_file.as_deref()),
+        None,
+    ),
+    (
+        "tls-key-file",
+        |s| path_shown(s.config.tls_key_file.as_deref()),
+        None,
+    ),
+    (
+        "tls-ca-cert-file",
+        |s| path_shown(s.config.tls_ca_cert_file.as_deref()),
+        None,
+    ),
+    (
+        "tls-auth-clients",
+        |s| s.config.tls_auth_clients().name().to_string(),
+        None,
+    ),
+    (
+        "admin-token",
+        |s| secret_shown(s.config.admin_token.is_some()),
+        None,
+    ),
+    (
+        "slowlog-log-slower-than",
+        |s| s.stats.slowlog.threshold_us().to_string(),
+        Some(|v| integer(v, -1, i64::MAX).map(Setting::SlowlogSlowerThan)),
+    ),
+    (
+        "slowlog-max-len",
+        |s| s.stats.slowlog.max_len().to_string(),
+        Some(|v| integer(v, 0, i64::MAX).map(|n| Setting::SlowlogMaxLen(n as usize))),
+    ),
+    (
+        "latency-monitor-threshold",
+        |s| s.stats.latency.threshold_ms().to_string(),
+        Some(|v| integer(v, 0, i64::MAX).map(|n| Setting::LatencyThreshold(n as u64))),
+    ),
+    (
+        "notify-keyspace-events",
+        |s| crate::engine::notify::format_flags(s.engine.notifier().flags()),
+        Some(|v| {
+            crate::engine::notify::parse_flags(v)
+                .map(Setting::NotifyKeyspaceEvents)
+                .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
+        }),
+    ),
+    (
+        "busy-reply-threshold",
+        |s| s.scripts.control().threshold_ms().to_string(),
+        Some(|v| integer(v, 0, i64::MAX).map(|n| Setting::BusyReplyThreshold(n as u64))),
+    ),
+    (
+        "lua-time-limit",
+        |s| s.scripts.control().threshold_ms().to_string(),
+        Some(|v| integer(v, 0, i64::MAX).map(|n| Setting::BusyReplyThreshold(n as u64))),
+    ),
     ("port", |s| s.addr.port().to_string(), None),
     ("bind", |s| s.config.bind.to_string(), None),
     ("hz", |s| s.config.hz.to_string(), None),
@@ -789,6 +903,19 @@ const PARAMS: &[(&str, Getter, Option<Parser>)] = &[
     ),
 ];
 
+/// How CONFIG GET shows a secret: never its value, only whether it is set.
+fn secret_shown(set: bool) -> String {
+    if set { "(hidden)" } else { "" }.to_string()
+}
+
+fn path_shown(p: Option<&std::path::Path>) -> String {
+    p.map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
 fn memory(v: &str) -> Result<u64, String> {
     parse_memory(v).ok_or_else(|| "argument must be a memory value".to_string())
 }
@@ -813,6 +940,15 @@ fn apply(shared: &Shared, s: Setting) {
         Setting::LfuLogFactor(n) => settings.set_lfu_log_factor(n),
         Setting::LfuDecayTime(n) => settings.set_lfu_decay_time(n),
         Setting::ProtoMaxBulkLen(n) => settings.set_proto_max_bulk_len(n),
+        // Checked in config_set before anything was applied.
+        Setting::RequirePass(p) => {
+            let _ = shared.acl.set_requirepass(&p);
+        }
+        Setting::SlowlogSlowerThan(n) => shared.stats.slowlog.set_threshold_us(n),
+        Setting::SlowlogMaxLen(n) => shared.stats.slowlog.set_max_len(n),
+        Setting::LatencyThreshold(n) => shared.stats.latency.set_threshold_ms(n),
+        Setting::NotifyKeyspaceEvents(f) => shared.engine.set_notify_flags(f),
+        Setting::BusyReplyThreshold(n) => shared.scripts.control().set_threshold_ms(n),
         Setting::Nothing => {}
     }
 }
@@ -877,6 +1013,16 @@ fn config_set(ctx: &mut Ctx, req: &Request) -> R {
         parsed.push(setting);
     }
     let shared = ctx.session.shared();
+    if parsed
+        .iter()
+        .any(|s| matches!(s, Setting::RequirePass(p) if p.is_empty()))
+        && shared.acl.kept_closed()
+    {
+        return Err(CmdError::msg(format!(
+            "ERR CONFIG SET failed (possibly related to argument 'requirepass') - {}",
+            crate::acl::AclError::WouldOpen
+        )));
+    }
     for s in parsed {
         apply(shared, s);
     }

@@ -51,6 +51,13 @@ fn run_queue<'e>(
         ));
     }
     let engine = ctx.session.engine();
+    if multi.queued.iter().any(|(spec, _)| spec.has(WRITE))
+        && let Err(e) = engine.check_writable()
+    {
+        return Err(CmdError::msg(format!(
+            "EXECABORT Transaction discarded because of: {e}"
+        )));
+    }
     // Evict before taking every shard: make_room locks shards itself.
     if multi.queued.iter().any(|(spec, _)| spec.has(DENYOOM))
         && let Err(e) = engine.make_room()
@@ -77,6 +84,14 @@ fn run_queue<'e>(
         // Commands with computed keys validate their arguments there; keep
         // that check so their handlers see what they expect.
         if let Err(e) = spec.keys.indices(req) {
+            ctx.session.count_error(&e);
+            ctx.out.error(&e.to_string());
+            continue;
+        }
+        // Permissions may have changed since the command was queued.
+        if let Some((index, _)) = super::table().lookup(spec.name.as_bytes())
+            && let Err(e) = ctx.session.authorize_queued(spec, index, req)
+        {
             ctx.session.count_error(&e);
             ctx.out.error(&e.to_string());
             continue;

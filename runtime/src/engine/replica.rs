@@ -1,0 +1,1392 @@
+//! `Replica`: the engine's side of active-active replication — what a key
+//! holds when regions disagree, how a local transaction becomes a
+//! [`Change`], and how a peer's change or snapshot is merged in.
+//!
+//! # The model
+//!
+//! Every key is a multi-value register of *versions*. A version is a value
+//! (with its expiry) written by the dot `(region, stamp)`, where `stamp` is
+//! the writing region's HLC time at commit. A change replaces, on each key it
+//! writes, exactly the versions its causal context covers (those its writer
+//! had seen) and adds its own; versions it had not seen survive. So:
+//!
+//! - two concurrent SETs both survive as versions, and every region shows the
+//!   one with the greater `(stamp, region)`: last writer wins, ties broken by
+//!   region id, the same everywhere;
+//! - DEL removes only what it observed: a concurrent write survives it;
+//! - every version lives until its own deadline: the key shows the greatest
+//!   *live* version. When the shown version expires, the next live one is
+//!   shown (so of concurrent EXPIREs the later deadline decides how long the
+//!   key lives, and PERSIST ∥ EXPIRE leaves it persistent). Whether a
+//!   version is live is a function of the absolute time alone, so regions
+//!   holding the same versions show the same thing at every instant, and a
+//!   region may forget an expired version at once.
+//!
+//! **Deltas.** Additive updates — INCRBY (INCR, DECR, DECRBY), SADD, HSET,
+//! HSETNX, HINCRBY, ZADD, ZINCRBY — replicate as what they did, not as the new value: a
+//! delta is a version that replaces nothing, carries only its operations
+//! (and the key's expiry when it was made), and is applied, in dot order,
+//! on top of the greatest ordinary version. So concurrent increments all
+//! count (7, then +3 here ∥ +5 there → 15), concurrent SADDs all add, and
+//! concurrent HSETs of different fields all land (of one field, the later
+//! wins). Writes that replace — SET, DEL, SREM, HDEL, EXPIRE… — replace
+//! exactly the versions and deltas they saw: DEL ∥ +3 → 3, SREM x ∥ SADD x
+//! → x present (add wins), HDEL f ∥ HSET f → f present. A key with deltas
+//! shows a *derived* value: its entry holds the result, and every version
+//! (the base included) lives in the side table until they are all causally
+//! stable, when they collapse into one.
+//!
+//! The winning version lives in the keyspace [`Entry`] itself (its `stamp`
+//! and `region` are the dot), so a key costs nothing extra while the regions
+//! agree. Losing versions and removals that arrived ahead of what they
+//! removed live in a per-shard side table ([`KeyMeta`]) until they stop
+//! mattering:
+//! - a losing version once it is *causally stable* (every region has seen it
+//!   and every change still to come was written by a region that had): from
+//!   then on every change to the key covers it — unless it outlives the shown
+//!   version, in which case it is kept to be shown when that one expires;
+//! - an expired version at once (it can never be shown again).
+//! - a removal record (`cloud`) once this region has applied everything it
+//!   names.
+//!
+//! # Contexts and the applied vector
+//!
+//! The region keeps `applied`: for each origin, the stamp of the last change
+//! of it applied here. Each origin's changes arrive in log order over one
+//! link, so everything of that origin up to the mark has been applied. A
+//! change applied here raises the mark *while still holding the shards it
+//! wrote*; a local transaction reads the marks while holding its shards. So
+//! the vector a local change carries covers exactly the versions its keys
+//! held — no more, no less — which is what makes the merge exact.
+//!
+//! # Locks
+//!
+//! Shard → side table of that shard → commit lock. The commit lock orders
+//! this region's stamps with its log: stamps are taken and changes appended
+//! under it, so the log is in stamp order.
+//!
+//! This module must not do I/O: the replication layer feeds it decoded
+//! changes and ships what it logs.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::change::DeltaOp;
+use super::change::{Change, KeyOp, KeyState, WireValue, WireVersion};
+use super::txn::DeltaNote;
+use crate::clock::{RegionId, Stamp};
+use crate::crdt::VersionVector;
+use crate::keyspace::{Blob, Entry, Shard, Value, blob, hash_key};
+use crate::replication::DeltaLog;
+use serde_bytes::ByteBuf;
+
+/// One version of a key that is not (or no longer) the shown one.
+#[derive(Debug, Clone)]
+pub(crate) struct Version {
+    region: RegionId,
+    stamp: Stamp,
+    value: Value,
+    expire_at: u64,
+    /// A delta: these operations (`value` is then empty).
+    delta: Option<Vec<DeltaOp>>,
+}
+
+impl Version {
+    fn dot(&self) -> (RegionId, Stamp) {
+        (self.region, self.stamp)
+    }
+
+    fn from_wire(w: WireVersion) -> Version {
+        Version {
+            region: w.region,
+            stamp: w.stamp,
+            value: w.value.into_value(),
+            expire_at: w.expire_at,
+            delta: w.delta,
+        }
+    }
+
+    fn to_wire(&self) -> WireVersion {
+        WireVersion {
+            region: self.region,
+            stamp: self.stamp,
+            value: WireValue::of(&self.value),
+            expire_at: self.expire_at,
+            delta: self.delta.clone(),
+        }
+    }
+}
+
+/// What a key with deltas shows: the greatest ordinary version's value
+/// (or, without one, an empty value of the kind the first delta writes)
+/// with every delta applied in dot order, and that version's expiry (without
+/// one, the last delta's). A delta whose kind does not match the value is
+/// skipped: increments add to integer strings only, SADD to sets, HSET and
+/// HINCRBY to hashes. Integer sums beyond the 64-bit range read as its limit
+/// (concurrent increments can jointly pass it).
+fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
+    let base = versions
+        .iter()
+        .filter(|v| v.delta.is_none())
+        .max_by_key(|v| (v.stamp, v.region));
+    let mut deltas: Vec<&Version> = versions.iter().filter(|v| v.delta.is_some()).collect();
+    deltas.sort_by_key(|v| (v.stamp, v.region));
+    let last = versions
+        .iter()
+        .max_by_key(|v| (v.stamp, v.region))
+        .map_or((RegionId(0), Stamp(0)), |v| (v.region, v.stamp));
+    let ops = deltas.iter().flat_map(|v| v.delta.iter().flatten());
+    let (mut value, expire) = match base {
+        Some(b) => (b.value.clone(), b.expire_at),
+        None => {
+            let empty = match ops.clone().next() {
+                Some(DeltaOp::SetAdd(_)) => Value::Set(Box::default()),
+                Some(DeltaOp::HashSet(_) | DeltaOp::HashIncr(..)) => Value::Hash(Box::default()),
+                Some(DeltaOp::ZSetScore(_) | DeltaOp::ZIncr(..)) => Value::ZSet(Box::default()),
+                _ => Value::Str(blob(b"0")),
+            };
+            (empty, deltas.last().map_or(0, |v| v.expire_at))
+        }
+    };
+    let number = |n: i128| {
+        let n = n.clamp(i64::MIN.into(), i64::MAX.into()) as i64;
+        blob(itoa::Buffer::new().format(n).as_bytes())
+    };
+    let mut sum: Option<i128> = match &value {
+        Value::Str(s) => crate::engine::number::parse_i64(s).map(i128::from),
+        _ => None,
+    };
+    for op in ops {
+        match (op, &mut value) {
+            (DeltaOp::Incr(n), Value::Str(_)) => {
+                if let Some(s) = &mut sum {
+                    *s += i128::from(*n);
+                }
+            }
+            (DeltaOp::SetAdd(members), Value::Set(set)) => {
+                for m in members {
+                    set.insert(m);
+                }
+            }
+            (DeltaOp::HashSet(fields), Value::Hash(h)) => {
+                for (f, v) in fields {
+                    h.set(f, v);
+                }
+            }
+            (DeltaOp::HashIncr(f, n), Value::Hash(h)) => {
+                let current = match h.get(f) {
+                    Some(v) => crate::engine::number::parse_i64(v),
+                    None => Some(0),
+                };
+                if let Some(c) = current {
+                    h.set(f, &number(i128::from(c) + i128::from(*n)));
+                }
+            }
+            (DeltaOp::ZSetScore(members), Value::ZSet(z)) => {
+                for (m, score) in members {
+                    z.insert(m, *score);
+                }
+            }
+            (DeltaOp::ZIncr(m, by), Value::ZSet(z)) => {
+                let score = z.score(m).unwrap_or(0.0) + by;
+                if !score.is_nan() {
+                    z.insert(m, score);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let (Some(s), Value::Str(_)) = (sum, &value) {
+        value = Value::Str(number(s));
+    }
+    (value, expire, last)
+}
+
+/// What a key carries beyond its entry while regions disagree about it.
+#[derive(Debug, Default)]
+pub(crate) struct KeyMeta {
+    /// Versions that lost to the entry's (or wait for an expired entry to
+    /// be replaced by the greatest live one of them). When `derived`: every
+    /// version of the key.
+    siblings: Vec<Version>,
+    /// The key has increments: its entry shows [`derived_view`] of
+    /// `siblings` and is not a version itself.
+    derived: bool,
+    /// Versions known removed beyond the applied vector.
+    cloud: VersionVector,
+}
+
+impl KeyMeta {
+    fn is_empty(&self) -> bool {
+        self.siblings.is_empty() && self.cloud.is_empty()
+    }
+
+    fn has_deltas(&self) -> bool {
+        self.siblings.iter().any(|v| v.delta.is_some())
+    }
+}
+
+/// The state of the link to one peer, as INFO and metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected (dialling, or waiting to be dialled).
+    Down,
+    /// Connected and streaming.
+    Up,
+    /// Connected, sending or receiving a snapshot.
+    Syncing,
+}
+
+impl LinkState {
+    /// The name INFO prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Down => "down",
+            LinkState::Up => "up",
+            LinkState::Syncing => "sync",
+        }
+    }
+}
+
+/// What this region knows about one peer.
+#[derive(Debug, Clone)]
+pub struct PeerStatus {
+    /// The peer's region id.
+    pub region: RegionId,
+    /// Its name.
+    pub name: String,
+    /// Where we reach it (or "accept" if it dials us).
+    pub addr: String,
+    /// Link state.
+    pub state: LinkState,
+    /// The applied vector it last reported.
+    pub reported: Option<VersionVector>,
+    /// When we last heard from it.
+    pub last_contact: Option<Instant>,
+    /// Changes of its own we applied.
+    pub changes_in: u64,
+    /// Snapshots we sent it / received from it.
+    pub snapshots_out: u64,
+    /// Snapshots received from it.
+    pub snapshots_in: u64,
+    /// The process start it last announced.
+    pub incarnation: Option<u64>,
+    /// The last of our changes it has applied.
+    pub acked: u64,
+    /// How far it had applied our changes when it last (re)connected.
+    pub knows_of_us: Option<u64>,
+}
+
+/// How long a restarted region waits for peers it cannot reach before it
+/// accepts writes anyway (see [`Replica::accepts_writes`]).
+pub const CATCH_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How far a peer is behind (see [`Replica::peer_lag`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    /// Our changes it has not acknowledged.
+    pub ops: usize,
+    /// Age in ms of the oldest of them (0 if none).
+    pub ms: u64,
+}
+
+/// How the replica is set up.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// This region.
+    pub me: RegionId,
+    /// The other regions: id, name, address.
+    pub peers: Vec<(RegionId, String, String)>,
+    /// Bound of the change log in bytes.
+    pub log_bytes: usize,
+}
+
+/// A change could not be applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    /// It names a region that is not part of the deployment.
+    #[error("change from unknown region {0}")]
+    UnknownRegion(RegionId),
+    /// It could not be decoded.
+    #[error("undecodable change: {0}")]
+    Decode(String),
+}
+
+/// The replication state of one region's engine.
+#[derive(Debug)]
+pub struct Replica {
+    me: RegionId,
+    incarnation: u64,
+    /// Every region, sorted; `applied` is indexed alike.
+    regions: Vec<RegionId>,
+    applied: Vec<AtomicU64>,
+    commit: Mutex<()>,
+    metas: Box<[Mutex<HashMap<Blob, KeyMeta>>]>,
+    /// Removals by FLUSHALLs beyond the applied vector, for every key.
+    flush_cloud: Mutex<VersionVector>,
+    log: DeltaLog,
+    /// The first stamp of this process's own changes. Our changes from
+    /// before a restart (older stamps) were lost with the process: they are
+    /// known here only as far as `own_imported` says, however far our own
+    /// applied mark has moved on since.
+    own_floor: AtomicU64,
+    /// How far snapshots have brought back our own changes from before
+    /// `own_floor`.
+    own_imported: AtomicU64,
+    /// True until every peer has told what it knows of our changes and
+    /// snapshots have brought all of it back (see [`Replica::accepts_writes`]).
+    catching_up: std::sync::atomic::AtomicBool,
+    /// When a region that cannot reach every peer gives up waiting.
+    catch_up_deadline: Instant,
+    peers: Vec<Mutex<PeerStatus>>,
+    /// Changes applied from peers.
+    pub changes_applied: AtomicU64,
+    /// Changes committed here.
+    pub changes_logged: AtomicU64,
+}
+
+/// The outcome of merging into one key.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Merged {
+    /// The shown value or expiry changed.
+    pub changed: bool,
+    /// The key now holds a non-empty list (wake blocked poppers).
+    pub list: bool,
+}
+
+impl Replica {
+    /// A replica for `config` over a keyspace of `shards` shards.
+    pub fn new(config: ReplicaConfig, shards: usize) -> Replica {
+        let mut regions: Vec<RegionId> = config.peers.iter().map(|p| p.0).collect();
+        regions.push(config.me);
+        regions.sort();
+        regions.dedup();
+        let peers: Vec<Mutex<PeerStatus>> = config
+            .peers
+            .iter()
+            .filter(|p| p.0 != config.me)
+            .map(|(region, name, addr)| {
+                Mutex::new(PeerStatus {
+                    region: *region,
+                    name: name.clone(),
+                    addr: addr.clone(),
+                    state: LinkState::Down,
+                    reported: None,
+                    last_contact: None,
+                    changes_in: 0,
+                    snapshots_out: 0,
+                    snapshots_in: 0,
+                    incarnation: None,
+                    acked: 0,
+                    knows_of_us: None,
+                })
+            })
+            .collect();
+        Replica {
+            me: config.me,
+            incarnation: rand::random(),
+            applied: regions.iter().map(|_| AtomicU64::new(0)).collect(),
+            regions,
+            commit: Mutex::new(()),
+            metas: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+            flush_cloud: Mutex::new(VersionVector::new()),
+            log: DeltaLog::new(config.log_bytes),
+            own_floor: AtomicU64::new(0),
+            own_imported: AtomicU64::new(0),
+            catching_up: std::sync::atomic::AtomicBool::new(!peers.is_empty()),
+            catch_up_deadline: Instant::now() + CATCH_UP_LIMIT,
+            peers,
+            changes_applied: AtomicU64::new(0),
+            changes_logged: AtomicU64::new(0),
+        }
+    }
+
+    /// This region.
+    pub fn me(&self) -> RegionId {
+        self.me
+    }
+
+    /// Whether local writes are accepted. A region starts *catching up*: a
+    /// process that restarted lost its own recent changes, and writing
+    /// before peers have given them back would cover them unseen (the
+    /// context of a write is a version vector, so it claims every earlier
+    /// change of its own region). It accepts writes once every peer has said
+    /// how much of our changes it holds and snapshots have brought that
+    /// back — at once in a fresh cluster, whose peers hold nothing of ours —
+    /// or after [`CATCH_UP_LIMIT`] if some peer stays unreachable (logged).
+    pub fn accepts_writes(&self) -> bool {
+        if !self.catching_up.load(Ordering::Acquire) {
+            return true;
+        }
+        if Instant::now() >= self.catch_up_deadline {
+            if self.catching_up.swap(false, Ordering::AcqRel) {
+                tracing::warn!(
+                    "not every peer could be reached to catch up after start-up; \
+                     accepting writes (changes of ours only those peers hold may be overwritten)"
+                );
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Whether the region is still catching up (INFO).
+    pub fn catching_up(&self) -> bool {
+        self.catching_up.load(Ordering::Acquire)
+    }
+
+    /// A peer (re)connected knowing our changes up to `knows`.
+    pub fn note_peer_knowledge(&self, peer: RegionId, knows: u64) {
+        if let Some(p) = self.peer(peer) {
+            p.lock().knows_of_us = Some(knows);
+        }
+        self.recheck_catch_up();
+    }
+
+    fn recheck_catch_up(&self) {
+        if !self.catching_up.load(Ordering::Acquire) {
+            return;
+        }
+        let have = self.own_imported.load(Ordering::Acquire);
+        let done = self
+            .peers
+            .iter()
+            .all(|p| p.lock().knows_of_us.is_some_and(|k| k == 0 || k <= have));
+        if done && self.catching_up.swap(false, Ordering::AcqRel) {
+            tracing::info!("caught up with every peer; accepting writes");
+        }
+    }
+
+    /// Whether a delta to `key` (in shard `index`) must record the version
+    /// it builds on: not when the key already shows a derived value.
+    pub(crate) fn needs_base(&self, index: usize, key: &[u8]) -> bool {
+        !self.metas[index].lock().get(key).is_some_and(|m| m.derived)
+    }
+
+    /// Records the stamp this process starts at (before its first change):
+    /// our own older changes belong to a previous run.
+    pub(crate) fn start_at(&self, first: Stamp) {
+        self.own_floor.store(first.0, Ordering::Release);
+    }
+
+    /// Whether the one change `(region, stamp)` has been applied here, given
+    /// our applied vector `local`. Our own changes from before a restart
+    /// count only once a snapshot brought them back (or showed them
+    /// removed): our own mark has moved past them without applying them.
+    ///
+    /// Removal records still compare with `local` as it is, so one edge case
+    /// remains until persistence keeps a region's own changes across
+    /// restarts: a peer's removal of such a lost change that arrives before
+    /// any snapshot brought it back is not remembered, and a snapshot from a
+    /// region that has not seen the removal yet brings the change back here.
+    fn dot_applied(&self, local: &VersionVector, region: RegionId, stamp: u64) -> bool {
+        if region == self.me && stamp < self.own_floor.load(Ordering::Acquire) {
+            stamp <= self.own_imported.load(Ordering::Acquire)
+        } else {
+            local.get(region) >= stamp
+        }
+    }
+
+    /// Random per process start (peers notice a restart by it).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The log of this region's own changes.
+    pub fn log(&self) -> &DeltaLog {
+        &self.log
+    }
+
+    /// Whether `region` belongs to the deployment.
+    pub fn knows(&self, region: RegionId) -> bool {
+        self.regions.binary_search(&region).is_ok()
+    }
+
+    fn slot(&self, region: RegionId) -> Option<&AtomicU64> {
+        self.regions
+            .binary_search(&region)
+            .ok()
+            .map(|i| &self.applied[i])
+    }
+
+    /// The last change of `region` applied here (its log position).
+    pub fn applied_of(&self, region: RegionId) -> u64 {
+        self.slot(region).map_or(0, |a| a.load(Ordering::Acquire))
+    }
+
+    /// Every region's applied mark.
+    pub fn applied(&self) -> VersionVector {
+        self.regions
+            .iter()
+            .zip(&self.applied)
+            .map(|(r, a)| (*r, a.load(Ordering::Acquire)))
+            .filter(|(_, s)| *s > 0)
+            .collect()
+    }
+
+    fn raise(&self, region: RegionId, stamp: u64) {
+        if let Some(a) = self.slot(region) {
+            a.fetch_max(stamp, Ordering::AcqRel);
+        }
+    }
+
+    /// The status of the peer `region`, for reading or updating.
+    pub fn peer(&self, region: RegionId) -> Option<&Mutex<PeerStatus>> {
+        self.peers.iter().find(|p| p.lock().region == region)
+    }
+
+    /// How far `peer` is behind our own changes: how many it has not
+    /// acknowledged, and the age of the oldest of them.
+    pub fn peer_lag(&self, peer: &PeerStatus) -> Lag {
+        let (ops, first) = self.log.pending_after(peer.acked);
+        let ms = first.map_or(0, |p| {
+            crate::clock::unix_ms().saturating_sub(Stamp(p).physical_ms())
+        });
+        Lag { ops, ms }
+    }
+
+    /// A copy of every peer's status.
+    pub fn peers(&self) -> Vec<PeerStatus> {
+        self.peers.iter().map(|p| p.lock().clone()).collect()
+    }
+
+    /// What every region has seen *and* every change still to come will have
+    /// seen: the meet of our applied vector with what each peer last
+    /// reported. Peers report in order on the link that carries their
+    /// changes, so any change of theirs we apply later was written after
+    /// the report. `None` while some peer has never reported.
+    pub fn stable(&self) -> Option<VersionVector> {
+        let mut s = self.applied();
+        for p in &self.peers {
+            let p = p.lock();
+            s = s.meet(p.reported.as_ref()?);
+        }
+        Some(s)
+    }
+
+    // -----------------------------------------------------------------
+    // Local changes
+    // -----------------------------------------------------------------
+
+    /// Starts committing a local transaction: takes the commit lock and a
+    /// fresh stamp. The caller, still holding the transaction's shards, adds
+    /// each key it wrote and then [`Commit::finish`]es.
+    pub(crate) fn begin_commit(&self, clock: &crate::clock::Hlc) -> Commit<'_> {
+        let order = self.commit.lock();
+        let stamp = clock.now();
+        let mut ctx = self.applied();
+        ctx.raise(self.me, stamp.0);
+        Commit {
+            replica: self,
+            _order: order,
+            stamp,
+            ctx,
+            ops: Vec::new(),
+        }
+    }
+
+    /// The context a local FLUSHALL removes: everything applied so far.
+    pub(crate) fn flush_context(&self) -> VersionVector {
+        self.applied()
+    }
+
+    /// Removes from `shard` every version `ctx` covers (a FLUSHALL, local or
+    /// remote). Returns how many keys went.
+    pub(crate) fn flush_shard(
+        &self,
+        index: usize,
+        shard: &mut Shard,
+        ctx: &VersionVector,
+        now_ms: u64,
+    ) -> usize {
+        let keys: Vec<Blob> = shard.dict().iter().map(|e| e.key.clone()).collect();
+        let before = shard.len();
+        let mut metas = self.metas[index].lock();
+        let local = self.applied();
+        for key in keys {
+            self.merge_key(
+                shard,
+                &mut metas,
+                &key,
+                Vec::new(),
+                ctx,
+                &local,
+                None,
+                now_ms,
+            );
+        }
+        before.saturating_sub(shard.len())
+    }
+
+    // -----------------------------------------------------------------
+    // Remote changes
+    // -----------------------------------------------------------------
+
+    /// Decodes a change a peer sent.
+    pub fn decode(bytes: &[u8]) -> Result<Change, ApplyError> {
+        rmp_serde::from_slice(bytes).map_err(|e| ApplyError::Decode(e.to_string()))
+    }
+
+    /// Whether `change` still needs applying (not a duplicate).
+    pub fn is_new(&self, change: &Change) -> bool {
+        change.stamp.0 > self.applied_of(change.origin)
+    }
+
+    /// Merges one key op of a peer's change into `shard` (index `index`),
+    /// which the caller holds. `local` is our applied vector read before the
+    /// change. Flushes and publishes are not key ops: the caller carries them
+    /// out.
+    pub(crate) fn apply_op(
+        &self,
+        change: &Change,
+        op: &KeyOp,
+        index: usize,
+        shard: &mut Shard,
+        local: &VersionVector,
+        now_ms: u64,
+    ) -> Merged {
+        let origin = Some((change.origin, change.stamp.0));
+        let (key, incoming) = match op {
+            KeyOp::Put {
+                key,
+                value,
+                expire_at,
+            } => (
+                key,
+                vec![Version {
+                    region: change.origin,
+                    stamp: change.stamp,
+                    value: value.clone().into_value(),
+                    expire_at: *expire_at,
+                    delta: None,
+                }],
+            ),
+            KeyOp::Delta {
+                key,
+                ops,
+                expire_at,
+            } => {
+                // A delta replaces nothing: merge it under an empty context.
+                let version = Version {
+                    region: change.origin,
+                    stamp: change.stamp,
+                    value: Value::Str(Blob::new()),
+                    expire_at: *expire_at,
+                    delta: Some(ops.clone()),
+                };
+                let mut metas = self.metas[index].lock();
+                let none = VersionVector::new();
+                return self.merge_key(
+                    shard,
+                    &mut metas,
+                    key,
+                    vec![version],
+                    &none,
+                    local,
+                    origin,
+                    now_ms,
+                );
+            }
+            KeyOp::Del { key } => (key, Vec::new()),
+            KeyOp::Flush | KeyOp::Publish { .. } => return Merged::default(),
+        };
+        let mut metas = self.metas[index].lock();
+        self.merge_key(
+            shard,
+            &mut metas,
+            key,
+            incoming,
+            &change.ctx,
+            local,
+            origin,
+            now_ms,
+        )
+    }
+
+    /// Checks a peer's change before it is applied.
+    pub fn check(&self, change: &Change) -> Result<(), ApplyError> {
+        if self.knows(change.origin) {
+            Ok(())
+        } else {
+            Err(ApplyError::UnknownRegion(change.origin))
+        }
+    }
+
+    /// Marks a peer's change applied: called after every op, before the
+    /// shards it wrote are released.
+    pub(crate) fn finish_apply(&self, change: &Change) {
+        self.raise(change.origin, change.stamp.0);
+        self.changes_applied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records the removals of a peer's FLUSHALL that go beyond what we
+    /// have applied, so versions it removed that reach us later stay removed.
+    pub(crate) fn note_remote_flush(&self, change: &Change) {
+        let local = self.applied();
+        let mut fc = self.flush_cloud.lock();
+        for (r, s) in change.ctx.iter() {
+            if s > local.get(r) && !(r == change.origin && s <= change.stamp.0) {
+                fc.raise(r, s);
+            }
+        }
+    }
+
+    /// The merge rule (see the module docs) for one key.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_key(
+        &self,
+        shard: &mut Shard,
+        metas: &mut HashMap<Blob, KeyMeta>,
+        key: &[u8],
+        incoming: Vec<Version>,
+        ctx: &VersionVector,
+        local: &VersionVector,
+        origin: Option<(RegionId, u64)>,
+        now_ms: u64,
+    ) -> Merged {
+        let hash = hash_key(key);
+        // An expired entry is gone here (and `find` removes it); its live
+        // siblings compete below as if it had never been.
+        let mut index = shard.find(hash, key, now_ms);
+        let mut meta = metas.remove(key).unwrap_or_default();
+        let live = |expire_at: u64| expire_at == 0 || expire_at > now_ms;
+        let covered = |region: RegionId, stamp: Stamp| ctx.get(region) >= stamp.0;
+        // A derived entry is a view, not a version: its versions are all in
+        // the side table.
+        let winner = index
+            .filter(|_| !meta.derived)
+            .and_then(|i| shard.at(i))
+            .map(|e| (e.region, e.stamp, e.expire_at));
+        let in_incoming = |dot: (RegionId, Stamp)| incoming.iter().any(|v| v.dot() == dot);
+        let keep_winner = winner.is_some_and(|(r, s, _)| !covered(r, s) || in_incoming((r, s)));
+        // A plain version arriving under the dot of an increment we hold is
+        // that increment collapsed with everything stable before it (see
+        // `collect`): it takes the increment's place.
+        let collapsed: Vec<(RegionId, Stamp)> = incoming
+            .iter()
+            .filter(|v| v.delta.is_none())
+            .filter(|v| {
+                meta.siblings
+                    .iter()
+                    .any(|s| s.delta.is_some() && s.dot() == v.dot())
+            })
+            .map(Version::dot)
+            .collect();
+        let before_siblings = meta.siblings.len();
+        meta.siblings.retain(|v| {
+            live(v.expire_at)
+                && (!covered(v.region, v.stamp) || in_incoming(v.dot()))
+                && !(v.delta.is_some() && collapsed.contains(&v.dot()))
+        });
+        let mut removed =
+            (winner.is_some() && !keep_winner) || meta.siblings.len() != before_siblings;
+        // Live siblings of an entry that expired: one of them is shown now.
+        // (A derived view that expired is recomputed from what is live.)
+        let promote = index.is_none() && !meta.siblings.is_empty();
+        let was_derived = meta.derived;
+
+        // What this region already knows about the key: applied, or removed
+        // by something applied ahead of it.
+        let flush_cloud = self.flush_cloud.lock();
+        let known = |region: RegionId, stamp: Stamp| {
+            self.dot_applied(local, region, stamp.0)
+                || meta.cloud.get(region) >= stamp.0
+                || flush_cloud.get(region) >= stamp.0
+        };
+        let present = |dot: (RegionId, Stamp)| {
+            winner.is_some_and(|(r, s, _)| (r, s) == dot)
+                || meta.siblings.iter().any(|v| v.dot() == dot)
+        };
+        // A version that arrives expired is dead everywhere already.
+        let added: Vec<Version> = incoming
+            .into_iter()
+            .filter(|v| {
+                live(v.expire_at)
+                    && !present(v.dot())
+                    && (!known(v.region, v.stamp) || collapsed.contains(&v.dot()))
+            })
+            .collect();
+        drop(flush_cloud);
+
+        // Removals beyond what we applied are remembered for versions still
+        // on their way; the change's own dot is about to be applied.
+        for (r, s) in ctx.iter() {
+            let own = origin.is_some_and(|(or, os)| or == r && s <= os);
+            if s > local.get(r) && !own {
+                meta.cloud.raise(r, s);
+            }
+        }
+
+        if !removed && !promote && added.is_empty() {
+            if !meta.is_empty() {
+                metas.insert(blob(key), meta);
+            }
+            return Merged::default();
+        }
+        removed = removed || promote || !added.is_empty();
+
+        if meta.has_deltas() || added.iter().any(|v| v.delta.is_some()) {
+            return self.merge_derived(
+                shard,
+                metas,
+                key,
+                meta,
+                index,
+                winner,
+                keep_winner,
+                added,
+                now_ms,
+            );
+        }
+        if was_derived && let Some(i) = index {
+            // The last increment went: the view goes, and the greatest
+            // version is shown as itself again (a candidate like any other).
+            shard.remove_at(i);
+            index = None;
+        }
+        meta.derived = false;
+
+        // Candidates: (dot, own expiry, where it lives). All are live.
+        enum Src {
+            Entry,
+            Sibling(usize),
+            Added(usize),
+        }
+        let mut cands: Vec<((Stamp, RegionId), u64, Src)> = Vec::new();
+        if let (true, Some((r, s, exp))) = (keep_winner, winner) {
+            cands.push(((s, r), exp, Src::Entry));
+        }
+        for (i, v) in meta.siblings.iter().enumerate() {
+            cands.push(((v.stamp, v.region), v.expire_at, Src::Sibling(i)));
+        }
+        for (i, v) in added.iter().enumerate() {
+            cands.push(((v.stamp, v.region), v.expire_at, Src::Added(i)));
+        }
+        let best = cands
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, c)| c.0)
+            .map(|(i, _)| i);
+
+        let mut siblings: Vec<Version> = Vec::new();
+        let mut old_siblings: Vec<Option<Version>> = std::mem::take(&mut meta.siblings)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut added: Vec<Option<Version>> = added.into_iter().map(Some).collect();
+        let mut winner_version: Option<Version> = None;
+        let mut winner_is_entry = false;
+        for (ci, (_, exp, src)) in cands.iter().enumerate() {
+            let is_best = Some(ci) == best;
+            match src {
+                Src::Entry => {
+                    if is_best {
+                        winner_is_entry = true;
+                    } else if let Some(i) = index
+                        && let Some(e) = shard.at(i)
+                    {
+                        // Kept but outshone: it becomes a sibling below,
+                        // once the new winner's value has replaced it.
+                        siblings.push(Version {
+                            region: e.region,
+                            stamp: e.stamp,
+                            value: Value::Str(Blob::new()),
+                            expire_at: *exp,
+                            delta: None,
+                        });
+                    }
+                }
+                Src::Sibling(i) => {
+                    if let Some(v) = old_siblings[*i].take() {
+                        if is_best {
+                            winner_version = Some(v);
+                        } else {
+                            siblings.push(v);
+                        }
+                    }
+                }
+                Src::Added(i) => {
+                    if let Some(v) = added[*i].take() {
+                        if is_best {
+                            winner_version = Some(v);
+                        } else {
+                            siblings.push(v);
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut merged = Merged {
+            changed: removed,
+            list: false,
+        };
+        match (winner_is_entry, winner_version, index) {
+            (true, _, Some(i)) => {
+                if let Some(e) = shard.at(i) {
+                    merged.list = matches!(&e.value, Value::List(l) if !l.is_empty());
+                }
+            }
+            (false, Some(v), Some(i)) => {
+                if let Some(mut e) = shard.entry_mut(i) {
+                    let old = std::mem::replace(&mut e.value, v.value);
+                    let (old_region, old_stamp) = (e.region, e.stamp);
+                    e.region = v.region;
+                    e.stamp = v.stamp;
+                    e.expire_at = v.expire_at;
+                    merged.list = matches!(&e.value, Value::List(l) if !l.is_empty());
+                    if let Some(s) = siblings
+                        .iter_mut()
+                        .find(|s| (s.region, s.stamp) == (old_region, old_stamp))
+                    {
+                        s.value = old;
+                    }
+                }
+            }
+            (false, Some(v), None) => {
+                merged.list = matches!(&v.value, Value::List(l) if !l.is_empty());
+                let mut entry = Box::new(Entry::new(blob(key), v.value, v.stamp, v.region, now_ms));
+                entry.expire_at = v.expire_at;
+                shard.insert_new(hash, entry);
+            }
+            (_, None, Some(i)) if !winner_is_entry => {
+                shard.remove_at(i);
+            }
+            _ => {}
+        }
+        meta.siblings = siblings;
+        if !meta.is_empty() {
+            metas.insert(blob(key), meta);
+        }
+        merged
+    }
+
+    /// The merge for a key with increments (see the module docs): every
+    /// version goes to the side table and the entry shows their sum.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_derived(
+        &self,
+        shard: &mut Shard,
+        metas: &mut HashMap<Blob, KeyMeta>,
+        key: &[u8],
+        mut meta: KeyMeta,
+        index: Option<usize>,
+        winner: Option<(RegionId, Stamp, u64)>,
+        keep_winner: bool,
+        added: Vec<Version>,
+        now_ms: u64,
+    ) -> Merged {
+        let hash = hash_key(key);
+        if let (true, Some((region, stamp, expire_at)), Some(i)) = (keep_winner, winner, index)
+            && let Some(e) = shard.at(i)
+        {
+            // The entry was a version of its own: it joins the others.
+            meta.siblings.push(Version {
+                region,
+                stamp,
+                value: e.value.clone(),
+                expire_at,
+                delta: None,
+            });
+        }
+        meta.siblings.extend(added);
+        meta.derived = true;
+        let (value, expire_at, (region, stamp)) = derived_view(&meta.siblings);
+        let list = matches!(&value, Value::List(l) if !l.is_empty());
+        match index {
+            Some(i) => {
+                if let Some(mut e) = shard.entry_mut(i) {
+                    e.value = value;
+                    e.expire_at = expire_at;
+                    e.region = region;
+                    e.stamp = stamp;
+                }
+            }
+            None => {
+                let mut entry = Box::new(Entry::new(blob(key), value, stamp, region, now_ms));
+                entry.expire_at = expire_at;
+                shard.insert_new(hash, entry);
+            }
+        }
+        metas.insert(blob(key), meta);
+        Merged {
+            changed: true,
+            list,
+        }
+    }
+
+    /// Shows `key`'s greatest live sibling if its entry has expired (or was
+    /// never there). Returns whether one is shown now. Every path that finds
+    /// a key missing asks this first, so a version that outlives the one
+    /// shown takes over at the shown one's deadline, not at the next merge.
+    pub(crate) fn promote(&self, index: usize, shard: &mut Shard, key: &[u8], now_ms: u64) -> bool {
+        let mut metas = self.metas[index].lock();
+        if metas.get(key).is_none_or(|m| m.siblings.is_empty()) {
+            return false;
+        }
+        let local = self.applied();
+        let none = VersionVector::new();
+        self.merge_key(
+            shard,
+            &mut metas,
+            key,
+            Vec::new(),
+            &none,
+            &local,
+            None,
+            now_ms,
+        );
+        shard.find(hash_key(key), key, now_ms).is_some()
+    }
+
+    /// [`Replica::promote`] for every key of shard `index` waiting for one.
+    pub(crate) fn promote_all(&self, index: usize, shard: &mut Shard, now_ms: u64) {
+        let waiting: Vec<Blob> = {
+            let metas = self.metas[index].lock();
+            metas
+                .iter()
+                .filter(|(_, m)| !m.siblings.is_empty())
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        for key in waiting {
+            if shard.find(hash_key(&key), &key, now_ms).is_none() {
+                self.promote(index, shard, &key, now_ms);
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Snapshots
+    // -----------------------------------------------------------------
+
+    /// Up to `count` keys of shard `index` from `cursor`, as snapshot
+    /// states; returns the cursor to continue from (0 when the shard is done).
+    pub(crate) fn export(
+        &self,
+        index: usize,
+        shard: &Shard,
+        cursor: u64,
+        count: usize,
+        now_ms: u64,
+        out: &mut Vec<KeyState>,
+    ) -> u64 {
+        let metas = self.metas[index].lock();
+        shard.dict().scan(cursor, count, |e| {
+            if e.is_expired(now_ms) {
+                return;
+            }
+            let meta = metas.get(&e.key[..]);
+            let mut versions = Vec::new();
+            if !meta.is_some_and(|m| m.derived) {
+                versions.push(WireVersion {
+                    region: e.region,
+                    stamp: e.stamp,
+                    value: WireValue::of(&e.value),
+                    expire_at: e.expire_at,
+                    delta: None,
+                });
+            }
+            if let Some(m) = meta {
+                versions.extend(m.siblings.iter().map(Version::to_wire));
+            }
+            out.push(KeyState {
+                key: ByteBuf::from(e.key.to_vec()),
+                versions,
+                cloud: meta.map(|m| m.cloud.clone()).unwrap_or_default(),
+            });
+        })
+    }
+
+    /// Merges one snapshot key whose sender had applied `base`.
+    pub(crate) fn import(
+        &self,
+        index: usize,
+        shard: &mut Shard,
+        state: KeyState,
+        base: &VersionVector,
+        now_ms: u64,
+    ) -> Merged {
+        let mut ctx = base.clone();
+        ctx.merge(&state.cloud);
+        let local = self.applied();
+        let versions = state.versions.into_iter().map(Version::from_wire).collect();
+        let mut metas = self.metas[index].lock();
+        self.merge_key(
+            shard, &mut metas, &state.key, versions, &ctx, &local, None, now_ms,
+        )
+    }
+
+    /// After a snapshot whose sender had applied `base`: removes from shard
+    /// `index` the versions `base` covers of keys the snapshot did not
+    /// contain (the sender had them and they are gone).
+    pub(crate) fn sweep_missing(
+        &self,
+        index: usize,
+        shard: &mut Shard,
+        seen: &HashSet<Blob>,
+        base: &VersionVector,
+        now_ms: u64,
+    ) -> usize {
+        let keys: Vec<Blob> = shard
+            .dict()
+            .iter()
+            .filter(|e| !seen.contains(&e.key))
+            .map(|e| e.key.clone())
+            .collect();
+        let local = self.applied();
+        let mut metas = self.metas[index].lock();
+        let mut n = 0;
+        for key in keys {
+            if self
+                .merge_key(
+                    shard,
+                    &mut metas,
+                    &key,
+                    Vec::new(),
+                    base,
+                    &local,
+                    None,
+                    now_ms,
+                )
+                .changed
+            {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Completes a snapshot: everything its sender had applied counts as
+    /// applied here.
+    pub(crate) fn finish_import(&self, base: &VersionVector) {
+        for (r, s) in base.iter() {
+            self.raise(r, s);
+        }
+        // Our own changes from before a restart that the sender had are
+        // back (or known removed) now.
+        self.own_imported
+            .fetch_max(base.get(self.me), Ordering::AcqRel);
+        self.recheck_catch_up();
+    }
+
+    // -----------------------------------------------------------------
+    // Garbage collection
+    // -----------------------------------------------------------------
+
+    /// Forgets what no longer matters in shard `index`: removal records this
+    /// region has caught up with, expired versions, and losing versions that
+    /// are causally stable (`stable`) and can never be shown again (they do
+    /// not outlive the shown version). Shows the next live version of keys
+    /// whose shown one expired.
+    pub(crate) fn collect(
+        &self,
+        index: usize,
+        shard: &mut Shard,
+        stable: Option<&VersionVector>,
+        now_ms: u64,
+    ) {
+        if self.metas[index].lock().is_empty() {
+            return;
+        }
+        self.promote_all(index, shard, now_ms);
+        let local = self.applied();
+        let mut metas = self.metas[index].lock();
+        let live = |expire_at: u64| expire_at == 0 || expire_at > now_ms;
+        metas.retain(|key, m| {
+            m.cloud = m.cloud.iter().filter(|&(r, s)| s > local.get(r)).collect();
+            if !m.siblings.is_empty() {
+                let shown = shard
+                    .dict()
+                    .find_index_hashed(hash_key(key), key)
+                    .and_then(|i| shard.at(i))
+                    .map(|e| e.expire_at);
+                // A sibling matters while it is live and either may still be
+                // compared with a change that does not cover it, or outlives
+                // the shown version.
+                let outlives = |exp: u64| match shown {
+                    None => true,
+                    Some(0) => false,
+                    Some(shown) => exp == 0 || exp > shown,
+                };
+                if m.derived {
+                    // A view over stable versions that all end together is
+                    // the same as one version holding it. That version takes
+                    // the newest dot, which must be a delta's: a region still
+                    // holding the delta knows an incoming plain version under
+                    // a delta's dot is the collapse and lets it replace what
+                    // it covers (a plain version under a plain version's dot
+                    // would be taken for that version and ignored).
+                    m.siblings.retain(|v| live(v.expire_at));
+                    let newest_is_delta = m
+                        .siblings
+                        .iter()
+                        .max_by_key(|v| (v.stamp, v.region))
+                        .is_some_and(|v| v.delta.is_some());
+                    let collapsible = newest_is_delta
+                        && stable.is_some_and(|st| {
+                            m.siblings.iter().all(|v| {
+                                st.get(v.region) >= v.stamp.0 && Some(v.expire_at) == shown
+                            })
+                        });
+                    if collapsible {
+                        m.siblings.clear();
+                        m.derived = false;
+                    }
+                } else {
+                    m.siblings.retain(|v| {
+                        live(v.expire_at)
+                            && (stable.is_none_or(|st| st.get(v.region) < v.stamp.0)
+                                || outlives(v.expire_at))
+                    });
+                }
+            }
+            !m.is_empty()
+        });
+        drop(metas);
+        let mut fc = self.flush_cloud.lock();
+        if !fc.is_empty() {
+            *fc = fc.iter().filter(|&(r, s)| s > local.get(r)).collect();
+        }
+    }
+
+    /// Versions and removal records held beside the keyspace (INFO).
+    pub fn side_table_len(&self) -> usize {
+        self.metas.iter().map(|m| m.lock().len()).sum()
+    }
+}
+
+/// A local commit in progress (see [`Replica::begin_commit`]). Holding it
+/// holds the commit lock, so changes enter the log in stamp order.
+pub(crate) struct Commit<'r> {
+    replica: &'r Replica,
+    _order: parking_lot::MutexGuard<'r, ()>,
+    stamp: Stamp,
+    ctx: VersionVector,
+    ops: Vec<KeyOp>,
+}
+
+impl Commit<'_> {
+    /// Adds `key` (which the transaction wrote; its shard `index` is held):
+    /// stamps its entry with the commit's dot and records its new state —
+    /// as a delta if `delta` says the transaction only added to it.
+    pub(crate) fn key(
+        &mut self,
+        index: usize,
+        shard: &mut Shard,
+        key: &[u8],
+        delta: Option<&DeltaNote>,
+        now_ms: u64,
+    ) {
+        let r = self.replica;
+        let hash = hash_key(key);
+        let found = shard.find(hash, key, now_ms);
+        if let (Some(note), Some(i)) = (delta, found) {
+            let mut metas = r.metas[index].lock();
+            let meta = metas.entry(blob(key)).or_default();
+            if !meta.derived {
+                // The version the delta built on joins its siblings; the
+                // siblings stay (a delta replaces nothing).
+                if let Some((region, stamp, value, expire_at)) = &note.before {
+                    meta.siblings.push(Version {
+                        region: *region,
+                        stamp: *stamp,
+                        value: value.clone(),
+                        expire_at: *expire_at,
+                        delta: None,
+                    });
+                }
+                meta.derived = true;
+            }
+            let expire_at = shard.at(i).map_or(0, |e| e.expire_at);
+            meta.siblings.push(Version {
+                region: r.me,
+                stamp: self.stamp,
+                value: Value::Str(Blob::new()),
+                expire_at,
+                delta: Some(note.ops.clone()),
+            });
+            drop(metas);
+            if let Some(mut e) = shard.entry_mut(i) {
+                e.stamp = self.stamp;
+                e.region = r.me;
+            }
+            self.ops.push(KeyOp::Delta {
+                key: ByteBuf::from(key.to_vec()),
+                ops: note.ops.clone(),
+                expire_at,
+            });
+            return;
+        }
+        {
+            let mut metas = r.metas[index].lock();
+            if let Some(m) = metas.get_mut(key) {
+                // The context covers every sibling: they were applied under
+                // this shard's lock before our marks were read.
+                m.siblings.clear();
+                m.derived = false;
+                if m.is_empty() {
+                    metas.remove(key);
+                }
+            }
+        }
+        let op = match found.and_then(|i| shard.entry_mut(i)) {
+            Some(mut e) => {
+                e.stamp = self.stamp;
+                e.region = r.me;
+                KeyOp::Put {
+                    key: ByteBuf::from(key.to_vec()),
+                    value: WireValue::of(&e.value),
+                    expire_at: e.expire_at,
+                }
+            }
+            None => KeyOp::Del {
+                key: ByteBuf::from(key.to_vec()),
+            },
+        };
+        self.ops.push(op);
+    }
+
+    /// Adds a FLUSHALL that removed what `ctx` covers (read before it ran).
+    pub(crate) fn flush(&mut self, ctx: VersionVector) {
+        let mut ctx = ctx;
+        ctx.raise(self.replica.me, self.stamp.0);
+        self.ctx = ctx;
+        self.ops.push(KeyOp::Flush);
+    }
+
+    /// Adds a PUBLISH.
+    pub(crate) fn publish(&mut self, channel: &[u8], message: &[u8]) {
+        self.ops.push(KeyOp::Publish {
+            channel: ByteBuf::from(channel.to_vec()),
+            message: ByteBuf::from(message.to_vec()),
+        });
+    }
+
+    /// Logs the change and raises our applied mark.
+    pub(crate) fn finish(self) {
+        if self.ops.is_empty() {
+            return;
+        }
+        let r = self.replica;
+        let change = Change {
+            origin: r.me,
+            stamp: self.stamp,
+            ctx: self.ctx,
+            ops: self.ops,
+        };
+        match rmp_serde::to_vec(&change) {
+            Ok(bytes) => {
+                r.log.append(change.stamp.0, Bytes::from(bytes));
+                r.raise(r.me, change.stamp.0);
+                r.changes_logged.fetch_add(1, Ordering::Relaxed);
+            }
+            // Only a serializer bug could get here; the write stands locally.
+            Err(e) => tracing::error!(error = %e, "cannot encode a change; not replicated"),
+        }
+    }
+}

@@ -1,0 +1,1181 @@
+//! The engine's replication entry points: a transaction commits what it
+//! wrote as one [`Change`]; a peer's change, snapshot chunk or sweep is
+//! applied through a transaction on the keys it names, so remote writes
+//! invalidate WATCHes and wake blocked clients exactly as local ones do.
+//!
+//! The merge rules themselves live in `replica`; this file only takes the
+//! right locks and reports effects. Nothing here runs without a
+//! [`Replica`](super::replica::Replica): a single-region engine never pays
+//! for replication.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use super::change::{Change, KeyOp, KeyState};
+use super::replica::ApplyError;
+use super::txn::held_shard;
+use super::{Engine, EngineResult, Txn};
+use crate::crdt::VersionVector;
+use crate::keyspace::{Blob, blob, hash_key};
+
+impl Txn<'_> {
+    /// Publishes to this region's subscribers and, with replication, to
+    /// every other region's. Returns the local receivers (what PUBLISH
+    /// replies): other regions' subscribers are not counted.
+    pub fn publish(&mut self, channel: &Bytes, payload: &Bytes) -> usize {
+        if self.engine.replica().is_some() {
+            self.published.push((blob(channel), blob(payload)));
+        }
+        self.engine.broker().publish(channel, payload)
+    }
+
+    /// FLUSHALL: removes every key. With replication it removes what this
+    /// region had applied when it started (a write that lands meanwhile
+    /// survives, here and everywhere) and replicates as one change.
+    pub fn flush(&mut self) -> EngineResult<usize> {
+        let mut n = 0;
+        match self.engine.replica() {
+            None => self.for_each_shard(|_, s| n += s.clear())?,
+            Some(replica) => {
+                let ctx = replica.flush_context();
+                let now = self.now_ms();
+                self.for_each_shard(|i, s| n += replica.flush_shard(i, s, &ctx, now))?;
+                self.flush_ctx = Some(ctx);
+            }
+        }
+        self.note_flush();
+        Ok(n)
+    }
+
+    /// Logs what this transaction wrote as one change (called as it ends,
+    /// shards still held).
+    pub(super) fn commit_replicated(&mut self) {
+        let engine = self.engine;
+        let Some(replica) = engine.replica() else {
+            return;
+        };
+        let mut changed = std::mem::take(&mut self.changed);
+        // Deltas replicate as such if nothing else wrote their key after
+        // them in this transaction.
+        let deltas: Vec<_> = std::mem::take(&mut self.deltas)
+            .into_iter()
+            .filter(|n| changed.iter().rposition(|k| *k == n.key) == Some(n.at))
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        let now = self.now_ms();
+        let mut commit = replica.begin_commit(engine.clock());
+        if let Some(ctx) = self.flush_ctx.take() {
+            commit.flush(ctx);
+        }
+        for key in &changed {
+            let hash = hash_key(key);
+            let index = engine.keyspace().shard_of(hash);
+            if let Ok(shard) = held_shard(&mut self.guards, self.all, engine, hash) {
+                let delta = deltas.iter().find(|n| n.key == *key);
+                commit.key(index, shard, key, delta, now);
+            }
+        }
+        for (channel, message) in std::mem::take(&mut self.published) {
+            commit.publish(&channel, &message);
+        }
+        commit.finish();
+    }
+}
+
+impl Engine {
+    /// Applies a change a peer sent (a duplicate is skipped). The change's
+    /// keys are locked together, so no local transaction sees it half
+    /// applied.
+    pub fn apply_change(&self, change: &Change) -> Result<(), ApplyError> {
+        let Some(replica) = self.replica() else {
+            return Ok(());
+        };
+        replica.check(change)?;
+        if !replica.is_new(change) {
+            return Ok(());
+        }
+        self.clock().observe(change.stamp);
+        let flush = change.ops.iter().any(|op| matches!(op, KeyOp::Flush));
+        let mut txn = if flush {
+            self.txn_all()
+        } else {
+            self.txn(change.ops.iter().filter_map(KeyOp::key))
+        };
+        let now = txn.now_ms();
+        let local = replica.applied();
+        let mut publishes = Vec::new();
+        for op in &change.ops {
+            match op {
+                KeyOp::Flush => {
+                    for (i, g) in txn.guards.iter_mut() {
+                        replica.flush_shard(*i, g, &change.ctx, now);
+                    }
+                    replica.note_remote_flush(change);
+                    txn.note_flush();
+                }
+                KeyOp::Publish { channel, message } => publishes.push((channel, message)),
+                KeyOp::Put { key, .. } | KeyOp::Delta { key, .. } | KeyOp::Del { key } => {
+                    let hash = hash_key(key);
+                    let index = self.keyspace().shard_of(hash);
+                    let Ok(shard) = held_shard(&mut txn.guards, txn.all, self, hash) else {
+                        continue;
+                    };
+                    let merged = replica.apply_op(change, op, index, shard, &local, now);
+                    if merged.changed {
+                        txn.note_write(key);
+                    }
+                    if merged.list {
+                        txn.signal_ready(key);
+                    }
+                }
+            }
+        }
+        replica.finish_apply(change);
+        // Remote writes are not ours to log again.
+        txn.changed.clear();
+        drop(txn);
+        for (channel, message) in publishes {
+            self.broker().publish(
+                &Bytes::copy_from_slice(channel),
+                &Bytes::copy_from_slice(message),
+            );
+        }
+        Ok(())
+    }
+
+    /// Up to `count` keys of shard `index` from `cursor` for a snapshot, and
+    /// the cursor to continue from (0 when the shard is done).
+    pub fn export_chunk(&self, index: usize, cursor: u64, count: usize) -> (Vec<KeyState>, u64) {
+        let mut out = Vec::new();
+        let Some(replica) = self.replica() else {
+            return (out, 0);
+        };
+        let mut shard = self.keyspace().lock(index);
+        let now = crate::clock::unix_ms();
+        // A key whose shown version expired ships its live siblings too.
+        replica.promote_all(index, &mut shard, now);
+        let next = replica.export(index, &shard, cursor, count, now, &mut out);
+        (out, next)
+    }
+
+    /// Merges snapshot keys from a region that had applied `base`, noting
+    /// each key in `seen`.
+    pub fn import_chunk(
+        &self,
+        states: Vec<KeyState>,
+        base: &VersionVector,
+        seen: &mut HashSet<Blob>,
+    ) {
+        let Some(replica) = self.replica() else {
+            return;
+        };
+        for state in states {
+            let key = blob(&state.key);
+            let hash = hash_key(&key);
+            let index = self.keyspace().shard_of(hash);
+            let mut txn = self.txn_one(&key);
+            let now = txn.now_ms();
+            if let Ok(shard) = held_shard(&mut txn.guards, false, self, hash) {
+                let merged = replica.import(index, shard, state, base, now);
+                if merged.changed {
+                    txn.note_write(&key);
+                }
+                if merged.list {
+                    txn.signal_ready(&key);
+                }
+            }
+            txn.changed.clear();
+            drop(txn);
+            seen.insert(key);
+        }
+    }
+
+    /// Ends a snapshot from a region that had applied `base`: keys it did
+    /// not send lose the versions it had seen, and everything it had applied
+    /// counts as applied here.
+    pub fn finish_import(&self, base: &VersionVector, seen: &HashSet<Blob>) {
+        let Some(replica) = self.replica() else {
+            return;
+        };
+        let now = crate::clock::unix_ms();
+        let mut swept = 0;
+        for i in 0..self.keyspace().shard_count() {
+            let mut shard = self.keyspace().lock(i);
+            swept += replica.sweep_missing(i, &mut shard, seen, base, now);
+        }
+        if swept > 0 {
+            self.watches().touch_all();
+        }
+        replica.finish_import(base);
+        if let Some(max) = base.iter().map(|(_, s)| s).max() {
+            self.clock().observe(crate::clock::Stamp(max));
+        }
+    }
+
+    /// Forgets replication metadata that no longer matters (see
+    /// `Replica::collect`). Called periodically by the server.
+    pub fn collect_replica_garbage(&self) {
+        let Some(replica) = self.replica() else {
+            return;
+        };
+        let stable = replica.stable();
+        let now = crate::clock::unix_ms();
+        for i in 0..self.keyspace().shard_count() {
+            let mut shard = self.keyspace().lock(i);
+            replica.collect(i, &mut shard, stable.as_ref(), now);
+        }
+        // Changes every peer has applied are never asked for again.
+        if let Some(acked) = replica.peers().iter().map(|p| p.acked).min() {
+            replica.log().trim_through(acked);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Regions as engines in one test, with changes delivered by hand: in
+    //! any order across origins, FIFO per origin, duplicated at will.
+
+    use super::*;
+    use crate::clock::RegionId;
+    use crate::engine::change::WireValue;
+    use crate::engine::keys::ExpireCondition;
+    use crate::engine::replica::{Replica, ReplicaConfig};
+    use crate::engine::strings::SetOptions;
+    use proptest::prelude::*;
+
+    struct Sim {
+        regions: Vec<Engine>,
+        /// `sent[from][to]`: position in `from`'s log delivered to `to`.
+        sent: Vec<Vec<u64>>,
+    }
+
+    impl Sim {
+        fn new(n: usize) -> Sim {
+            let regions = (0..n).map(|i| Sim::region(n, i)).collect();
+            Sim {
+                regions,
+                sent: vec![vec![0; n]; n],
+            }
+        }
+
+        /// A fresh engine for region `i` of `n`.
+        fn region(n: usize, i: usize) -> Engine {
+            let peers = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| (RegionId(j as u16 + 1), format!("r{j}"), String::new()))
+                .collect();
+            Engine::replicated(
+                2,
+                ReplicaConfig {
+                    me: RegionId(i as u16 + 1),
+                    peers,
+                    log_bytes: 1 << 24,
+                },
+            )
+        }
+
+        /// Region `i` restarts empty (no persistence): its log and data are
+        /// gone, and nothing it had sent is sent again.
+        fn restart(&mut self, i: usize) {
+            let n = self.regions.len();
+            self.regions[i] = Sim::region(n, i);
+            for from in 0..n {
+                self.sent[from][i] = 0;
+                self.sent[i][from] = 0;
+            }
+        }
+
+        fn log_of(&self, from: usize) -> Vec<(u64, Bytes)> {
+            let r = self.regions[from].replica().expect("replicated");
+            r.log().read_after(0, usize::MAX).expect("log")
+        }
+
+        /// Delivers the next pending change of `from` to `to`; false if none.
+        fn step(&mut self, from: usize, to: usize) -> bool {
+            let r = self.regions[from].replica().expect("replicated");
+            let next = r.log().read_after(self.sent[from][to], 1).expect("log");
+            let Some((pos, bytes)) = next.into_iter().next() else {
+                return false;
+            };
+            let change = Replica::decode(&bytes).expect("decode");
+            self.regions[to].apply_change(&change).expect("apply");
+            self.sent[from][to] = pos;
+            true
+        }
+
+        fn deliver(&mut self, from: usize, to: usize) {
+            while self.step(from, to) {}
+        }
+
+        fn sync(&mut self) {
+            let n = self.regions.len();
+            for from in 0..n {
+                for to in 0..n {
+                    if from != to {
+                        self.deliver(from, to);
+                    }
+                }
+            }
+        }
+
+        /// Reports every region's applied vector to every other, as links do
+        /// when caught up, so causal stability can be reached.
+        fn report(&self) {
+            for (i, r) in self.regions.iter().enumerate() {
+                for (j, other) in self.regions.iter().enumerate() {
+                    if i != j {
+                        let rep = r.replica().expect("replicated");
+                        let applied = other.replica().expect("replicated").applied();
+                        if let Some(p) = rep.peer(RegionId(j as u16 + 1)) {
+                            p.lock().reported = Some(applied);
+                        }
+                    }
+                }
+            }
+        }
+
+        fn set(&self, i: usize, key: &str, value: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.set(key.as_bytes(), value.as_bytes(), &SetOptions::default())
+                .expect("set");
+        }
+
+        fn del(&self, i: usize, key: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.delete(key.as_bytes()).expect("del");
+        }
+
+        fn expire_in(&self, i: usize, key: &str, ms: u64) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            let at = t.now_ms() + ms;
+            t.expire_at(key.as_bytes(), at, ExpireCondition::Always)
+                .expect("expire");
+        }
+
+        fn incr(&self, i: usize, key: &str, by: i64) -> i64 {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.incr_by(key.as_bytes(), by).expect("incr")
+        }
+
+        fn persist(&self, i: usize, key: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.persist(key.as_bytes()).expect("persist");
+        }
+
+        fn sadd(&self, i: usize, key: &str, member: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.sadd(key.as_bytes(), [member.as_bytes()]).expect("sadd");
+        }
+
+        fn srem(&self, i: usize, key: &str, member: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.srem(key.as_bytes(), [member.as_bytes()]).expect("srem");
+        }
+
+        fn members(&self, i: usize, key: &str) -> Vec<String> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            let mut m: Vec<String> = match t.peek(key.as_bytes()).expect("peek") {
+                Some(e) => match &e.value {
+                    crate::keyspace::Value::Set(s) => s
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned())
+                        .collect(),
+                    _ => panic!("not a set"),
+                },
+                None => Vec::new(),
+            };
+            m.sort();
+            m
+        }
+
+        fn hset(&self, i: usize, key: &str, field: &str, value: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.hset(key.as_bytes(), [(field.as_bytes(), value.as_bytes())])
+                .expect("hset");
+        }
+
+        fn hdel(&self, i: usize, key: &str, field: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.hdel(key.as_bytes(), [field.as_bytes()]).expect("hdel");
+        }
+
+        fn hincr(&self, i: usize, key: &str, field: &str, by: i64) -> i64 {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.hincrby(key.as_bytes(), field.as_bytes(), by)
+                .expect("hincrby")
+        }
+
+        fn hget(&self, i: usize, key: &str, field: &str) -> Option<String> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.hget(key.as_bytes(), field.as_bytes())
+                .expect("hget")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        }
+
+        fn zadd(&self, i: usize, key: &str, member: &str, score: f64) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            let opts = crate::engine::zsets::ZAddOptions::default();
+            t.zadd(key.as_bytes(), &opts, &[(score, member.as_bytes())])
+                .expect("zadd");
+        }
+
+        fn zincr(&self, i: usize, key: &str, member: &str, by: f64) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.zincrby(key.as_bytes(), by, member.as_bytes())
+                .expect("zincrby");
+        }
+
+        fn zrem(&self, i: usize, key: &str, member: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.zrem(key.as_bytes(), [member.as_bytes()]).expect("zrem");
+        }
+
+        fn zscore(&self, i: usize, key: &str, member: &str) -> Option<f64> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            match t.peek(key.as_bytes()).expect("peek") {
+                Some(e) => match &e.value {
+                    crate::keyspace::Value::ZSet(z) => z.score(member.as_bytes()),
+                    _ => panic!("not a sorted set"),
+                },
+                None => None,
+            }
+        }
+
+        fn get(&self, i: usize, key: &str) -> Option<String> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.get(key.as_bytes())
+                .expect("get")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        }
+
+        fn expire_of(&self, i: usize, key: &str) -> Option<u64> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.peek(key.as_bytes()).expect("peek").map(|e| e.expire_at)
+        }
+
+        /// Every key of region `i`: value and expiry, sorted.
+        fn dump(&self, i: usize) -> Vec<(Vec<u8>, String, u64)> {
+            let mut t = self.regions[i].txn_none();
+            let keys = t.keys(b"*").expect("keys");
+            drop(t);
+            let mut out: Vec<_> = keys
+                .iter()
+                .filter_map(|k| {
+                    let mut t = self.regions[i].txn_one(k);
+                    let e = t.peek(k).expect("peek")?;
+                    let v = match WireValue::of(&e.value) {
+                        WireValue::Set(mut m) => {
+                            m.sort();
+                            format!("{:?}", WireValue::Set(m))
+                        }
+                        other => format!("{other:?}"),
+                    };
+                    Some((k.to_vec(), v, e.expire_at))
+                })
+                .collect();
+            out.sort();
+            out
+        }
+
+        fn assert_converged(&self) {
+            let first = self.dump(0);
+            for i in 1..self.regions.len() {
+                assert_eq!(self.dump(i), first, "region {i} differs from region 0");
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_sets_converge_on_the_greater_stamp() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "from-a");
+        sim.set(1, "k", "from-b");
+        let a = Replica::decode(&sim.log_of(0)[0].1).expect("decode");
+        let b = Replica::decode(&sim.log_of(1)[0].1).expect("decode");
+        let winner = if (a.stamp, a.origin) > (b.stamp, b.origin) {
+            "from-a"
+        } else {
+            "from-b"
+        };
+        // Deliver in opposite orders to the third region and to each other.
+        sim.deliver(1, 2);
+        sim.deliver(0, 2);
+        sim.deliver(0, 1);
+        sim.deliver(1, 0);
+        sim.assert_converged();
+        assert_eq!(sim.get(2, "k").as_deref(), Some(winner));
+    }
+
+    #[test]
+    fn del_removes_only_what_it_observed() {
+        let mut sim = Sim::new(2);
+        sim.set(0, "k", "v1");
+        sim.sync();
+        // B deletes what it saw while A writes again, concurrently.
+        sim.del(1, "k");
+        sim.set(0, "k", "v2");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "k").as_deref(), Some("v2"));
+
+        // A delete that saw everything removes it everywhere.
+        sim.del(1, "k");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "k"), None);
+    }
+
+    #[test]
+    fn a_removal_that_overtakes_the_write_it_removed_still_wins() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "v");
+        sim.deliver(0, 1);
+        sim.del(1, "k");
+        // C hears of the delete before the write it deleted.
+        sim.deliver(1, 2);
+        sim.deliver(0, 2);
+        assert_eq!(sim.get(2, "k"), None);
+        sim.sync();
+        sim.assert_converged();
+        // And the removal record goes once C has caught up.
+        sim.regions[2].collect_replica_garbage();
+        assert_eq!(sim.regions[2].replica().expect("r").side_table_len(), 0);
+    }
+
+    fn sleep_ms(ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+
+    #[test]
+    fn concurrent_expires_keep_the_later_deadline_and_persist_beats_expire() {
+        let mut sim = Sim::new(2);
+        sim.set(0, "k", "v");
+        sim.sync();
+        // The later EXPIRE (region 1's) has the shorter TTL: it is shown
+        // first, and the key lives on until the longer one runs out.
+        sim.expire_in(0, "k", 600);
+        sleep_ms(2);
+        sim.expire_in(1, "k", 200);
+        sim.sync();
+        sim.assert_converged();
+        let short = sim.expire_of(0, "k").expect("key");
+        sleep_ms(300);
+        for i in 0..2 {
+            assert_eq!(sim.get(i, "k").as_deref(), Some("v"), "region {i}");
+            let long = sim.expire_of(i, "k").expect("key");
+            assert!(long > short + 300, "the longer TTL wins: {long} vs {short}");
+        }
+        sim.assert_converged();
+        sleep_ms(400);
+        assert_eq!(sim.get(0, "k"), None);
+        assert_eq!(sim.get(1, "k"), None);
+
+        // (A PERSIST on a key without TTL writes nothing: give it one.)
+        sim.set(0, "p", "v");
+        sim.expire_in(0, "p", 100_000);
+        sim.sync();
+        sim.persist(0, "p");
+        sleep_ms(2);
+        sim.expire_in(1, "p", 200);
+        sim.sync();
+        sleep_ms(300);
+        for i in 0..2 {
+            assert_eq!(
+                sim.get(i, "p").as_deref(),
+                Some("v"),
+                "PERSIST beats EXPIRE"
+            );
+            assert_eq!(sim.expire_of(i, "p"), Some(0));
+        }
+        sim.assert_converged();
+    }
+
+    /// A version that expires in its own region before the others hear of
+    /// it is dead everywhere: the concurrent version it beat is shown, in
+    /// the region that forgot it and in those that get both at once.
+    #[test]
+    fn a_version_that_expires_before_delivery_reveals_the_concurrent_one() {
+        for other_ttl in [0u64, 100_000] {
+            let mut sim = Sim::new(3);
+            sim.set(0, "k", "base");
+            sim.sync();
+            sim.set(1, "k", "lasting");
+            if other_ttl > 0 {
+                sim.expire_in(1, "k", other_ttl);
+            }
+            sleep_ms(2);
+            sim.set(0, "k", "brief");
+            sim.expire_in(0, "k", 100);
+            sleep_ms(150);
+            assert_eq!(sim.get(0, "k"), None);
+            sim.sync();
+            sim.assert_converged();
+            for i in 0..3 {
+                assert_eq!(sim.get(i, "k").as_deref(), Some("lasting"), "region {i}");
+            }
+        }
+    }
+
+    /// The same, delivered before the short TTL runs out: every region shows
+    /// the later write, then all switch to the other at its deadline.
+    #[test]
+    fn the_next_live_version_is_shown_when_the_winner_expires() {
+        let mut sim = Sim::new(3);
+        sim.set(1, "k", "lasting");
+        sleep_ms(2);
+        sim.set(0, "k", "brief");
+        sim.expire_in(0, "k", 200);
+        sim.sync();
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+        }
+        for i in 0..3 {
+            assert_eq!(sim.get(i, "k").as_deref(), Some("brief"), "region {i}");
+        }
+        sleep_ms(300);
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.get(i, "k").as_deref(), Some("lasting"), "region {i}");
+            assert_eq!(sim.expire_of(i, "k"), Some(0));
+        }
+        // Once shown and stable, nothing is held beside the keyspace.
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+            assert_eq!(e.replica().expect("r").side_table_len(), 0);
+        }
+    }
+
+    #[test]
+    fn concurrent_increments_all_count() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "7");
+        sim.sync();
+        assert_eq!(sim.incr(1, "k", 3), 10);
+        assert_eq!(sim.incr(2, "k", 5), 12);
+        assert_eq!(sim.incr(2, "k", -1), 11);
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.get(i, "k").as_deref(), Some("14"), "region {i}");
+        }
+        // Once stable the key collapses to one plain version.
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+            assert_eq!(e.replica().expect("r").side_table_len(), 0);
+        }
+        assert_eq!(sim.incr(0, "k", 1), 15);
+        sim.sync();
+        sim.assert_converged();
+    }
+
+    #[test]
+    fn concurrent_sadds_all_land_and_a_remove_takes_only_what_it_saw() {
+        let mut sim = Sim::new(3);
+        sim.sadd(0, "s", "a");
+        sim.sadd(0, "s", "x");
+        sim.sync();
+        // SADD ∥ SADD: union. SREM x ∥ SADD x: add wins.
+        sim.sadd(1, "s", "b");
+        sim.sadd(2, "s", "c");
+        sim.srem(0, "s", "x");
+        sim.sadd(2, "s", "x");
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.members(i, "s"), ["a", "b", "c", "x"], "region {i}");
+        }
+        // DEL ∥ SADD: only the concurrent add survives.
+        sim.del(0, "s");
+        sim.sadd(1, "s", "late");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.members(2, "s"), ["late"]);
+        // Stable: nothing held beside the keyspace.
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+            assert_eq!(e.replica().expect("r").side_table_len(), 0);
+        }
+        sim.srem(2, "s", "late");
+        sim.sync();
+        sim.assert_converged();
+        let exists = sim.regions[0]
+            .txn_one(b"s")
+            .peek(b"s")
+            .expect("peek")
+            .is_some();
+        assert!(!exists, "the last member went");
+    }
+
+    #[test]
+    fn concurrent_hash_updates_all_land_and_update_wins_over_hdel() {
+        let mut sim = Sim::new(3);
+        sim.hset(0, "h", "f", "1");
+        sim.hset(0, "h", "n", "10");
+        sim.sync();
+        sim.hset(1, "h", "g", "2");
+        sim.hset(2, "h", "k", "3");
+        sim.hdel(0, "h", "f");
+        sim.hset(2, "h", "f", "again");
+        assert_eq!(sim.hincr(1, "h", "n", 5), 15);
+        assert_eq!(sim.hincr(2, "h", "n", 1), 11);
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(
+                sim.hget(i, "h", "f").as_deref(),
+                Some("again"),
+                "region {i}"
+            );
+            assert_eq!(sim.hget(i, "h", "g").as_deref(), Some("2"));
+            assert_eq!(sim.hget(i, "h", "k").as_deref(), Some("3"));
+            assert_eq!(
+                sim.hget(i, "h", "n").as_deref(),
+                Some("16"),
+                "increments add"
+            );
+        }
+        // Of one field, the later write wins.
+        sim.hset(1, "h", "f", "one");
+        sleep_ms(2);
+        sim.hset(2, "h", "f", "two");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.hget(0, "h", "f").as_deref(), Some("two"));
+    }
+
+    #[test]
+    fn concurrent_zadds_and_zincrbys_all_land() {
+        let mut sim = Sim::new(3);
+        sim.zadd(0, "z", "m", 5.0);
+        sim.sync();
+        sim.zadd(1, "z", "a", 1.0);
+        sim.zadd(2, "z", "b", 2.0);
+        sim.zincr(1, "z", "m", 1.5);
+        sim.zincr(2, "z", "m", 2.0);
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.zscore(i, "z", "a"), Some(1.0), "region {i}");
+            assert_eq!(sim.zscore(i, "z", "b"), Some(2.0));
+            assert_eq!(sim.zscore(i, "z", "m"), Some(8.5), "increments add");
+        }
+        // ZREM ∥ ZINCRBY: the member stays with only the increment.
+        sim.zrem(0, "z", "m");
+        sim.zincr(1, "z", "m", 3.0);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.zscore(2, "z", "m"), Some(3.0));
+    }
+
+    #[test]
+    fn a_reset_cancels_only_the_increments_it_saw() {
+        // DEL ∥ +3 → 3.
+        let mut sim = Sim::new(2);
+        sim.set(0, "k", "7");
+        sim.sync();
+        sim.del(0, "k");
+        sim.incr(1, "k", 3);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "k").as_deref(), Some("3"));
+        // SET 100 ∥ +1 → 101.
+        sim.set(0, "j", "5");
+        sim.sync();
+        sim.set(0, "j", "100");
+        sim.incr(1, "j", 1);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(1, "j").as_deref(), Some("101"));
+        // A DEL that saw the increment removes everything.
+        sim.del(1, "j");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "j"), None);
+    }
+
+    #[test]
+    fn increments_keep_the_ttl_and_die_with_the_key() {
+        // The rate-limiter pattern: INCR, EXPIRE, more INCRs everywhere.
+        let mut sim = Sim::new(2);
+        sim.incr(0, "hits", 1);
+        sim.expire_in(0, "hits", 200);
+        sim.sync();
+        sim.incr(0, "hits", 1);
+        sim.incr(1, "hits", 1);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(1, "hits").as_deref(), Some("3"));
+        assert!(sim.expire_of(1, "hits").is_some_and(|t| t > 0));
+        sleep_ms(300);
+        assert_eq!(sim.get(0, "hits"), None);
+        assert_eq!(sim.get(1, "hits"), None);
+        sim.assert_converged();
+    }
+
+    /// A region restarted empty that writes before a snapshot reaches it
+    /// still gets back its own changes from before the restart.
+    #[test]
+    fn a_restarted_region_that_writes_first_still_gets_its_old_changes_back() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "mine", "old");
+        sim.incr(0, "n", 5);
+        sim.sync();
+        sleep_ms(2);
+        sim.restart(0);
+        // Its own mark now runs past every change of the previous run.
+        sim.set(0, "new", "x");
+        snapshot(&mut sim, 1, 0);
+        snapshot(&mut sim, 2, 0);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "mine").as_deref(), Some("old"));
+        assert_eq!(sim.get(0, "n").as_deref(), Some("5"));
+        assert_eq!(sim.get(2, "new").as_deref(), Some("x"));
+        // What it deletes now stays deleted, whatever snapshot comes next.
+        sim.del(0, "mine");
+        snapshot(&mut sim, 2, 0);
+        assert_eq!(sim.get(0, "mine"), None);
+        sim.sync();
+        sim.assert_converged();
+    }
+
+    /// A region refuses writes after a (re)start until every peer has told
+    /// what it holds of the region's changes and snapshots gave that back.
+    #[test]
+    fn a_restarted_region_accepts_writes_once_its_changes_are_back() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "v");
+        sim.sync();
+        sim.restart(0);
+        let me = RegionId(1);
+        let writable = |sim: &Sim| sim.regions[0].check_writable().is_ok();
+        assert!(!writable(&sim), "nothing heard from the peers yet");
+        let held = sim.regions[1].replica().expect("r").applied().get(me);
+        assert!(held > 0);
+        let r0 = sim.regions[0].replica().expect("r");
+        r0.note_peer_knowledge(RegionId(2), held);
+        r0.note_peer_knowledge(RegionId(3), 0);
+        assert!(!writable(&sim), "region 2 holds a change of ours");
+        assert_eq!(
+            sim.regions[0].check_writable().map_err(|e| e.to_string()),
+            Err("LOADING this region is catching up with its peers after a restart".into())
+        );
+        snapshot(&mut sim, 1, 0);
+        assert!(writable(&sim));
+        assert_eq!(sim.get(0, "k").as_deref(), Some("v"));
+        // A fresh cluster: peers hold nothing of ours.
+        let fresh = Sim::new(2);
+        fresh.regions[0]
+            .replica()
+            .expect("r")
+            .note_peer_knowledge(RegionId(2), 0);
+        assert!(fresh.regions[0].check_writable().is_ok());
+    }
+
+    /// Moves a whole snapshot of region `from` into region `to`.
+    fn snapshot(sim: &mut Sim, from: usize, to: usize) {
+        let base = sim.regions[from].replica().expect("r").applied();
+        let mut seen = HashSet::new();
+        for shard in 0..sim.regions[from].keyspace().shard_count() {
+            let (chunk, _) = sim.regions[from].export_chunk(shard, 0, 1000);
+            sim.regions[to].import_chunk(chunk, &base, &mut seen);
+        }
+        sim.regions[to].finish_import(&base, &seen);
+        for origin in 0..sim.regions.len() {
+            sim.sent[origin][to] = sim.sent[origin][to].max(base.get(RegionId(origin as u16 + 1)));
+        }
+    }
+
+    /// One region collapses a stable counter into one version while another
+    /// still holds its increments: snapshots either way change nothing.
+    #[test]
+    fn a_collapsed_counter_and_its_increments_agree_across_snapshots() {
+        for (from, to) in [(0, 2), (2, 0)] {
+            let mut sim = Sim::new(3);
+            sim.set(0, "k", "10");
+            sim.sync();
+            sim.incr(0, "k", 2);
+            sim.incr(1, "k", 3);
+            sim.sync();
+            sim.report();
+            sim.regions[0].collect_replica_garbage();
+            assert_eq!(sim.regions[0].replica().expect("r").side_table_len(), 0);
+            assert!(sim.regions[2].replica().expect("r").side_table_len() > 0);
+            snapshot(&mut sim, from, to);
+            sim.assert_converged();
+            for i in 0..3 {
+                assert_eq!(
+                    sim.get(i, "k").as_deref(),
+                    Some("15"),
+                    "{from}->{to}: region {i}"
+                );
+            }
+            sim.incr(to, "k", 1);
+            sim.sync();
+            sim.assert_converged();
+            assert_eq!(sim.get(from, "k").as_deref(), Some("16"));
+        }
+    }
+
+    /// A SET newer than a concurrent increment: the key shows the SET plus
+    /// the increment, and snapshots between a region that collected and one
+    /// that did not agree (the key is not collapsed under the SET's dot).
+    #[test]
+    fn a_newer_set_with_a_concurrent_increment_survives_collection_and_snapshots() {
+        for (from, to) in [(0, 2), (2, 0)] {
+            let mut sim = Sim::new(3);
+            sim.set(0, "k", "10");
+            sim.sync();
+            sim.incr(1, "k", 3);
+            sleep_ms(2);
+            sim.set(0, "k", "100");
+            sim.sync();
+            sim.report();
+            sim.regions[0].collect_replica_garbage();
+            snapshot(&mut sim, from, to);
+            sim.sync();
+            sim.assert_converged();
+            for i in 0..3 {
+                assert_eq!(
+                    sim.get(i, "k").as_deref(),
+                    Some("103"),
+                    "{from}->{to}: region {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_snapshot_carries_increments() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "10");
+        sim.sync();
+        sim.incr(0, "k", 2);
+        sim.incr(1, "k", 3);
+        sim.deliver(1, 0);
+        // Region 2 takes a snapshot from region 0, then hears region 1.
+        let base = sim.regions[0].replica().expect("r").applied();
+        let mut seen = HashSet::new();
+        for shard in 0..sim.regions[0].keyspace().shard_count() {
+            let (chunk, _) = sim.regions[0].export_chunk(shard, 0, 1000);
+            sim.regions[2].import_chunk(chunk, &base, &mut seen);
+        }
+        sim.regions[2].finish_import(&base, &seen);
+        sim.sent[0][2] = base.get(RegionId(1));
+        sim.sent[1][2] = base.get(RegionId(2));
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(2, "k").as_deref(), Some("15"));
+    }
+
+    #[test]
+    fn duplicates_are_harmless() {
+        let mut sim = Sim::new(2);
+        sim.set(0, "k", "v");
+        sim.sync();
+        let change = Replica::decode(&sim.log_of(0)[0].1).expect("decode");
+        sim.set(1, "k", "newer");
+        sim.regions[1].apply_change(&change).expect("re-apply");
+        assert_eq!(sim.get(1, "k").as_deref(), Some("newer"));
+    }
+
+    #[test]
+    fn flushall_removes_only_what_it_observed() {
+        let mut sim = Sim::new(2);
+        sim.set(0, "old", "1");
+        sim.sync();
+        {
+            let mut t = sim.regions[1].txn_none();
+            t.flush().expect("flush");
+        }
+        sim.set(0, "new", "2");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "old"), None);
+        assert_eq!(sim.get(1, "new").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn losing_versions_are_collected_once_stable() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "a");
+        sim.set(1, "k", "b");
+        sim.set(2, "k", "c");
+        sim.sync();
+        sim.assert_converged();
+        let held = |sim: &Sim| {
+            sim.regions
+                .iter()
+                .map(|e| e.replica().expect("r").side_table_len())
+                .sum::<usize>()
+        };
+        assert!(held(&sim) > 0, "concurrent versions are kept until stable");
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+        }
+        assert_eq!(held(&sim), 0);
+        sim.assert_converged();
+        // A delete after collection still removes the key everywhere.
+        sim.del(2, "k");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "k"), None);
+    }
+
+    #[test]
+    fn a_snapshot_brings_an_empty_region_up_to_date_and_sweeps_what_went() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "a", "1");
+        sim.sadd(1, "s", "x");
+        sim.set(1, "gone", "soon");
+        sim.sync();
+        // Region 2 misses the delete, then takes a snapshot from region 0.
+        sim.del(0, "gone");
+        sim.deliver(0, 1);
+        let base = sim.regions[0].replica().expect("r").applied();
+        let mut seen = HashSet::new();
+        for shard in 0..sim.regions[0].keyspace().shard_count() {
+            let mut cursor = 0;
+            loop {
+                let (chunk, next) = sim.regions[0].export_chunk(shard, cursor, 1);
+                sim.regions[2].import_chunk(chunk, &base, &mut seen);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        sim.regions[2].finish_import(&base, &seen);
+        assert_eq!(sim.get(2, "gone"), None);
+        sim.assert_converged();
+        // The stream resumes after the snapshot without double effects.
+        sim.sent[0][2] = base.get(RegionId(1));
+        sim.set(0, "after", "x");
+        sim.sync();
+        sim.assert_converged();
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(usize, u8, u8),
+        Del(usize, u8),
+        Expire(usize, u8, u8),
+        Persist(usize, u8),
+        Incr(usize, u8, i8),
+        Sadd(usize, u8, u8),
+        Srem(usize, u8, u8),
+        Hset(usize, u8, u8, u8),
+        Hincr(usize, u8, u8, i8),
+        Zadd(usize, u8, u8, i8),
+        Zincr(usize, u8, u8, i8),
+        Zrem(usize, u8, u8),
+        Flush(usize),
+        Step(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let r = 0..3usize;
+        prop_oneof![
+            4 => (r.clone(), 0..4u8, 0..5u8).prop_map(|(r, k, v)| Op::Set(r, k, v)),
+            2 => (r.clone(), 0..4u8).prop_map(|(r, k)| Op::Del(r, k)),
+            1 => (r.clone(), 0..4u8, 1..4u8).prop_map(|(r, k, t)| Op::Expire(r, k, t)),
+            1 => (r.clone(), 0..4u8).prop_map(|(r, k)| Op::Persist(r, k)),
+            4 => (r.clone(), 0..4u8, -3..4i8).prop_map(|(r, k, by)| Op::Incr(r, k, by)),
+            2 => (r.clone(), 4..6u8, 0..4u8).prop_map(|(r, k, m)| Op::Sadd(r, k, m)),
+            2 => (r.clone(), 4..6u8, 0..4u8).prop_map(|(r, k, m)| Op::Srem(r, k, m)),
+            2 => (r.clone(), 6..8u8, 0..3u8, 0..3u8).prop_map(|(r, k, f, v)| Op::Hset(r, k, f, v)),
+            2 => (r.clone(), 6..8u8, 0..3u8, -2..3i8).prop_map(|(r, k, f, by)| Op::Hincr(r, k, f, by)),
+            2 => (r.clone(), 8..10u8, 0..3u8, -2..3i8).prop_map(|(r, k, m, s)| Op::Zadd(r, k, m, s)),
+            2 => (r.clone(), 8..10u8, 0..3u8, -2..3i8).prop_map(|(r, k, m, by)| Op::Zincr(r, k, m, by)),
+            1 => (r.clone(), 8..10u8, 0..3u8).prop_map(|(r, k, m)| Op::Zrem(r, k, m)),
+            1 => r.clone().prop_map(Op::Flush),
+            6 => (r.clone(), r).prop_map(|(a, b)| Op::Step(a, b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the writes and however changes interleave (FIFO per
+        /// origin), regions that have seen everything hold the same keyspace.
+        #[test]
+        fn any_interleaving_converges(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut sim = Sim::new(3);
+            for op in ops {
+                match op {
+                    // Numbers (which INCR adds to) and other strings.
+                    Op::Set(r, k, v) if v % 2 == 0 => sim.set(r, &format!("k{k}"), &v.to_string()),
+                    Op::Set(r, k, v) => sim.set(r, &format!("k{k}"), &format!("v{v}")),
+                    Op::Del(r, k) => sim.del(r, &format!("k{k}")),
+                    // Expiries far in the future: the test compares deadlines.
+                    Op::Expire(r, k, t) => sim.expire_in(r, &format!("k{k}"), t as u64 * 1_000_000),
+                    Op::Persist(r, k) => sim.persist(r, &format!("k{k}")),
+                    // Refused on a non-integer value, as INCR is.
+                    Op::Incr(r, k, by) => {
+                        let key = format!("k{k}");
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let _ = t.incr_by(key.as_bytes(), by.into());
+                    }
+                    Op::Sadd(r, k, m) => sim.sadd(r, &format!("k{k}"), &format!("m{m}")),
+                    Op::Srem(r, k, m) => {
+                        let key = format!("k{k}");
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let _ = t.srem(key.as_bytes(), [format!("m{m}").as_bytes()]);
+                    }
+                    // Field values: numbers (HINCRBY adds to them) or not.
+                    Op::Hset(r, k, f, v) => {
+                        let key = format!("k{k}");
+                        let value = if v == 2 { "x".to_string() } else { v.to_string() };
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let _ = t.hset(key.as_bytes(), [(format!("f{f}").as_bytes(), value.as_bytes())]);
+                    }
+                    Op::Zadd(r, k, m, score) => {
+                        let key = format!("k{k}");
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let opts = crate::engine::zsets::ZAddOptions::default();
+                        let _ = t.zadd(key.as_bytes(), &opts, &[(f64::from(score), format!("m{m}").as_bytes())]);
+                    }
+                    Op::Zincr(r, k, m, by) => {
+                        let key = format!("k{k}");
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let _ = t.zincrby(key.as_bytes(), f64::from(by), format!("m{m}").as_bytes());
+                    }
+                    Op::Zrem(r, k, m) => {
+                        let key = format!("k{k}");
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let _ = t.zrem(key.as_bytes(), [format!("m{m}").as_bytes()]);
+                    }
+                    Op::Hincr(r, k, f, by) => {
+                        let key = format!("k{k}");
+                        let mut t = sim.regions[r].txn_one(key.as_bytes());
+                        let _ = t.hincrby(key.as_bytes(), format!("f{f}").as_bytes(), by.into());
+                    }
+                    Op::Flush(r) => {
+                        let mut t = sim.regions[r].txn_none();
+                        t.flush().expect("flush");
+                    }
+                    Op::Step(a, b) => {
+                        if a != b {
+                            sim.step(a, b);
+                        }
+                    }
+                }
+            }
+            sim.sync();
+            sim.assert_converged();
+            sim.report();
+            for e in &sim.regions {
+                e.collect_replica_garbage();
+            }
+            sim.assert_converged();
+        }
+    }
+}

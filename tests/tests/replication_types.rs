@@ -1,0 +1,116 @@
+//! How geo indexes, bitmaps, HyperLogLogs and stored results (SORT STORE,
+//! GEOSEARCHSTORE, COPY, RESTORE) replicate today, as docs/semantics.md
+//! states: each is an ordinary value, so it reaches every region whole,
+//! and of two concurrent writes to one key every region keeps the same one.
+
+use std::time::Duration;
+
+use meridian_tests::{TestCluster, eventually};
+use redis::Connection;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn run<T: redis::FromRedisValue>(c: &mut Connection, words: &[&str]) -> T {
+    let mut cmd = redis::cmd(words[0]);
+    for w in &words[1..] {
+        cmd.arg(*w);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{words:?}: {e}"))
+}
+
+/// Polls `check` in every region until it holds there.
+fn everywhere(cluster: &TestCluster, what: &str, check: impl Fn(&mut Connection) -> bool) {
+    for i in 0..cluster.len() {
+        let ok = eventually(PATIENCE, || {
+            cluster.try_conn(i).is_ok_and(|mut c| check(&mut c))
+        });
+        assert!(ok, "region {i} never showed {what}\n{}", cluster.infos());
+    }
+}
+
+#[test]
+fn new_types_reach_every_region() {
+    let cluster = TestCluster::start(3);
+    let mut c0 = cluster.conn(0);
+    let mut c1 = cluster.conn(1);
+    let mut c2 = cluster.conn(2);
+    let _: i64 = run(
+        &mut c0,
+        &[
+            "GEOADD",
+            "Sicily",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ],
+    );
+    let _: i64 = run(
+        &mut c0,
+        &[
+            "GEOSEARCHSTORE",
+            "near",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "100",
+            "km",
+        ],
+    );
+    let _: i64 = run(&mut c1, &["SETBIT", "bm", "7", "1"]);
+    let _: Vec<Option<i64>> = run(&mut c1, &["BITFIELD", "bm", "SET", "u8", "8", "200"]);
+    let _: i64 = run(&mut c2, &["PFADD", "hll", "a", "b", "c"]);
+    let _: i64 = run(&mut c2, &["RPUSH", "l", "3", "1", "2"]);
+    let _: i64 = run(&mut c2, &["SORT", "l", "STORE", "sorted"]);
+    let _: i64 = run(&mut c2, &["COPY", "sorted", "copied"]);
+    let payload: Vec<u8> = run(&mut c2, &["DUMP", "hll"]);
+    let _: () = redis::cmd("RESTORE")
+        .arg("restored")
+        .arg(0)
+        .arg(payload)
+        .query(&mut c2)
+        .unwrap();
+    everywhere(&cluster, "every write", |c| {
+        run::<Option<String>>(c, &["GEODIST", "Sicily", "Palermo", "Catania", "km"]).as_deref()
+            == Some("166.2742")
+            && run::<Vec<String>>(c, &["ZRANGE", "near", "0", "-1"]) == ["Catania"]
+            && run::<i64>(c, &["GETBIT", "bm", "7"]) == 1
+            && run::<Vec<i64>>(c, &["BITFIELD_RO", "bm", "GET", "u8", "8"]) == [200]
+            && run::<i64>(c, &["PFCOUNT", "hll", "restored"]) == 3
+            && run::<Vec<String>>(c, &["LRANGE", "copied", "0", "-1"]) == ["1", "2", "3"]
+    });
+    cluster.wait_converged(PATIENCE);
+}
+
+#[test]
+fn concurrent_setbits_keep_one_string_and_concurrent_geoadds_both_land() {
+    let cluster = TestCluster::start(3);
+    cluster.partition(1);
+    let _: i64 = run(&mut cluster.conn(0), &["SETBIT", "bm", "1", "1"]);
+    let _: i64 = run(&mut cluster.conn(1), &["SETBIT", "bm", "2", "1"]);
+    let _: i64 = run(&mut cluster.conn(0), &["GEOADD", "g", "1", "1", "from0"]);
+    let _: i64 = run(&mut cluster.conn(1), &["GEOADD", "g", "2", "2", "from1"]);
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let mut c = cluster.conn(i);
+        let bits: (i64, i64) = (
+            run(&mut c, &["GETBIT", "bm", "1"]),
+            run(&mut c, &["GETBIT", "bm", "2"]),
+        );
+        let members: Vec<String> = run(&mut c, &["ZRANGE", "g", "0", "-1"]);
+        seen.push((bits, members));
+    }
+    // Bitmaps are whole strings, last writer wins: one region's bit
+    // survives, and every region agrees which. A geo index is a sorted set,
+    // whose ZADDs replicate as deltas: both members land.
+    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:?}");
+    let ((b1, b2), members) = &seen[0];
+    assert_eq!(b1 + b2, 1, "{seen:?}");
+    assert_eq!(members, &["from0", "from1"], "{seen:?}");
+}
