@@ -560,10 +560,11 @@ impl TestCluster {
                     .and_then(|mut c| redis::cmd("PEXPIRETIME").arg(key).query::<i64>(&mut c).ok());
                 let _ = writeln!(
                     out,
-                    "  region {i}: {} (pexpiretime {}, written by {})",
+                    "  region {i}: {} (pexpiretime {}, written by {})\n    side table: {}",
                     dump.get(key).map_or("(absent)".to_string(), show_entry),
                     pttl.map_or("?".into(), |t| t.to_string()),
-                    self.writer_of(i, key)
+                    self.writer_of(i, key),
+                    self.side_table_of(i, key)
                 );
             }
         }
@@ -585,6 +586,19 @@ impl TestCluster {
             );
         }
         out
+    }
+
+    /// What region `i`'s replica holds beside its entry for `key`.
+    fn side_table_of(&self, i: usize, key: &[u8]) -> String {
+        let Some(shared) = self.try_shared(i) else {
+            return "(region down)".into();
+        };
+        let Some(replica) = shared.engine.replica() else {
+            return "(not replicated)".into();
+        };
+        let ks = shared.engine.keyspace();
+        let index = ks.shard_of(meridian::keyspace::hash_key(key));
+        replica.describe_key(index, key)
     }
 
     /// The changes touching `key` that are still in the regions' logs (each

@@ -478,11 +478,10 @@ impl Replica {
     /// count only once a snapshot brought them back (or showed them
     /// removed): our own mark has moved past them without applying them.
     ///
-    /// Removal records still compare with `local` as it is, so one edge case
-    /// remains until persistence keeps a region's own changes across
-    /// restarts: a peer's removal of such a lost change that arrives before
-    /// any snapshot brought it back is not remembered, and a snapshot from a
-    /// region that has not seen the removal yet brings the change back here.
+    /// Removal records (`KeyMeta::cloud`, `flush_cloud`) are kept and
+    /// pruned by this same test, so a removal of such a lost change — or a
+    /// snapshot state that already holds it, like a counter a peer collapsed
+    /// — is remembered until a snapshot has brought our own changes back.
     fn dot_applied(&self, local: &VersionVector, region: RegionId, stamp: u64) -> bool {
         if region == self.me && stamp < self.own_floor.load(Ordering::Acquire) {
             stamp <= self.own_imported.load(Ordering::Acquire)
@@ -729,7 +728,7 @@ impl Replica {
         let local = self.applied();
         let mut fc = self.flush_cloud.lock();
         for (r, s) in change.ctx.iter() {
-            if s > local.get(r) && !(r == change.origin && s <= change.stamp.0) {
+            if !self.dot_applied(&local, r, s) && !(r == change.origin && s <= change.stamp.0) {
                 fc.raise(r, s);
             }
         }
@@ -776,6 +775,29 @@ impl Replica {
             })
             .map(Version::dot)
             .collect();
+        // Regions collapse a stable counter independently, so one dot can
+        // name two plain versions: a collapse made before a concurrent
+        // increment arrived, and one made after (which includes it). A
+        // sender whose context covers an increment we hold but which it
+        // does not send has it inside its version under that dot (or
+        // removed by a newer write that comes along): its value is the
+        // fuller one, and it replaces ours before the increment goes.
+        let drops_delta = meta
+            .siblings
+            .iter()
+            .any(|v| v.delta.is_some() && covered(v.region, v.stamp) && !in_incoming(v.dot()));
+        if drops_delta {
+            for v in incoming.iter().filter(|v| v.delta.is_none()) {
+                if let Some(held) = meta
+                    .siblings
+                    .iter_mut()
+                    .find(|s| s.delta.is_none() && s.dot() == v.dot())
+                {
+                    held.value = v.value.clone();
+                    held.expire_at = v.expire_at;
+                }
+            }
+        }
         let before_siblings = meta.siblings.len();
         meta.siblings.retain(|v| {
             live(v.expire_at)
@@ -813,10 +835,13 @@ impl Replica {
         drop(flush_cloud);
 
         // Removals beyond what we applied are remembered for versions still
-        // on their way; the change's own dot is about to be applied.
+        // on their way; the change's own dot is about to be applied. (Our
+        // own changes from before a restart count as not applied until a
+        // snapshot brings them back, though our own mark has passed them:
+        // a state that already holds them must not get them again.)
         for (r, s) in ctx.iter() {
             let own = origin.is_some_and(|(or, os)| or == r && s <= os);
-            if s > local.get(r) && !own {
+            if !self.dot_applied(local, r, s) && !own {
                 meta.cloud.raise(r, s);
             }
         }
@@ -1024,10 +1049,21 @@ impl Replica {
     /// a key missing asks this first, so a version that outlives the one
     /// shown takes over at the shown one's deadline, not at the next merge.
     pub(crate) fn promote(&self, index: usize, shard: &mut Shard, key: &[u8], now_ms: u64) -> bool {
-        let mut metas = self.metas[index].lock();
-        if metas.get(key).is_none_or(|m| m.siblings.is_empty()) {
+        if self.metas[index]
+            .lock()
+            .get(key)
+            .is_none_or(|m| m.siblings.is_empty())
+        {
             return false;
         }
+        self.reshow(index, shard, key, now_ms);
+        shard.find(hash_key(key), key, now_ms).is_some()
+    }
+
+    /// Recomputes what `key` shows from its live versions (a merge that
+    /// brings and removes nothing).
+    fn reshow(&self, index: usize, shard: &mut Shard, key: &[u8], now_ms: u64) {
+        let mut metas = self.metas[index].lock();
         let local = self.applied();
         let none = VersionVector::new();
         self.merge_key(
@@ -1040,7 +1076,6 @@ impl Replica {
             None,
             now_ms,
         );
-        shard.find(hash_key(key), key, now_ms).is_some()
     }
 
     /// [`Replica::promote`] for every key of shard `index` waiting for one.
@@ -1195,10 +1230,27 @@ impl Replica {
         }
         self.promote_all(index, shard, now_ms);
         let local = self.applied();
-        let mut metas = self.metas[index].lock();
         let live = |expire_at: u64| expire_at == 0 || expire_at > now_ms;
+        // A derived view over a version that expired (an increment made
+        // under a TTL that a concurrent PERSIST outlived) shows it no more:
+        // it is recomputed by the merge, as on any other path, not just
+        // dropped from under the view.
+        let stale: Vec<Blob> = self.metas[index]
+            .lock()
+            .iter()
+            .filter(|(_, m)| m.derived && m.siblings.iter().any(|v| !live(v.expire_at)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            self.reshow(index, shard, &key, now_ms);
+        }
+        let mut metas = self.metas[index].lock();
         metas.retain(|key, m| {
-            m.cloud = m.cloud.iter().filter(|&(r, s)| s > local.get(r)).collect();
+            m.cloud = m
+                .cloud
+                .iter()
+                .filter(|&(r, s)| !self.dot_applied(&local, r, s))
+                .collect();
             if !m.siblings.is_empty() {
                 let shown = shard
                     .dict()
@@ -1250,8 +1302,44 @@ impl Replica {
         drop(metas);
         let mut fc = self.flush_cloud.lock();
         if !fc.is_empty() {
-            *fc = fc.iter().filter(|&(r, s)| s > local.get(r)).collect();
+            *fc = fc
+                .iter()
+                .filter(|&(r, s)| !self.dot_applied(&local, r, s))
+                .collect();
         }
+    }
+
+    /// What the side table holds for `key` (in shard `index`): every
+    /// version beside the entry with its dot, expiry and kind, and the
+    /// removal record — for diagnosing regions that diverged.
+    pub fn describe_key(&self, index: usize, key: &[u8]) -> String {
+        let metas = self.metas[index].lock();
+        let Some(m) = metas.get(key) else {
+            return "no side-table record".to_string();
+        };
+        let versions: Vec<String> = m
+            .siblings
+            .iter()
+            .map(|v| {
+                let kind = match &v.delta {
+                    Some(ops) => format!("delta {ops:?}"),
+                    None => format!("{:?}", WireValue::of(&v.value)),
+                };
+                format!(
+                    "{}@{}.{} exp {} {kind}",
+                    v.region.0,
+                    v.stamp.physical_ms(),
+                    v.stamp.logical(),
+                    v.expire_at
+                )
+            })
+            .collect();
+        format!(
+            "derived {} cloud {:?} versions [{}]",
+            m.derived,
+            m.cloud,
+            versions.join("; ")
+        )
     }
 
     /// Versions and removal records held beside the keyspace (INFO).

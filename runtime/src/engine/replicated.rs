@@ -924,6 +924,114 @@ mod tests {
         }
     }
 
+    /// A restarted region that takes snapshots from two peers at once — one
+    /// that collapsed its old increments into one version, one that still
+    /// holds them — counts every increment once, whichever comes first.
+    /// (Found by the replication soak: a restarted region showed 7 where
+    /// its peers showed 4.)
+    #[test]
+    fn interleaved_snapshots_after_a_restart_count_old_increments_once() {
+        for (first, second) in [(1, 2), (2, 1)] {
+            let mut sim = Sim::new(3);
+            sim.set(1, "k", "1");
+            sim.sync();
+            for _ in 0..3 {
+                sim.incr(0, "k", 1);
+            }
+            sim.sync();
+            sim.report();
+            sim.regions[1].collect_replica_garbage();
+            assert_eq!(sim.regions[1].replica().expect("r").side_table_len(), 0);
+            assert!(sim.regions[2].replica().expect("r").side_table_len() > 0);
+            sleep_ms(2);
+            sim.restart(0);
+            // Both snapshots stream at once: every chunk of both is merged
+            // before either finishes.
+            let bases: Vec<VersionVector> = [first, second]
+                .iter()
+                .map(|&from| sim.regions[from].replica().expect("r").applied())
+                .collect();
+            let mut seen = [HashSet::new(), HashSet::new()];
+            for shard in 0..sim.regions[0].keyspace().shard_count() {
+                for (n, &from) in [first, second].iter().enumerate() {
+                    let (chunk, _) = sim.regions[from].export_chunk(shard, 0, 1000);
+                    sim.regions[0].import_chunk(chunk, &bases[n], &mut seen[n]);
+                }
+            }
+            for n in 0..2 {
+                sim.regions[0].finish_import(&bases[n], &seen[n]);
+            }
+            assert_eq!(
+                sim.get(0, "k").as_deref(),
+                Some("4"),
+                "snapshot from {first} first"
+            );
+            for base in &bases {
+                for origin in 0..3 {
+                    let mark = base.get(RegionId(origin as u16 + 1));
+                    sim.sent[origin][0] = sim.sent[origin][0].max(mark);
+                }
+            }
+            sim.sync();
+            sim.assert_converged();
+        }
+    }
+
+    /// Two regions collapse one counter under the same dot, one before a
+    /// concurrent increment reached it and one after: a snapshot from the
+    /// fuller one replaces the smaller collapse instead of dropping the
+    /// increment. (Found by the replication soak: one region showed 7
+    /// where the others showed 10, all under one dot.)
+    #[test]
+    fn a_fuller_collapse_under_the_same_dot_replaces_a_smaller_one() {
+        let mut sim = Sim::new(3);
+        sim.set(0, "k", "10");
+        sim.sync();
+        // An increment in region 1, then a later one in region 0 that has
+        // not seen it; only region 0's travels at first.
+        sim.incr(1, "k", 3);
+        sleep_ms(2);
+        sim.incr(0, "k", 1);
+        sim.deliver(0, 1);
+        sim.deliver(0, 2);
+        sim.report();
+        sim.regions[0].collect_replica_garbage();
+        assert_eq!(sim.regions[0].replica().expect("r").side_table_len(), 0);
+        assert_eq!(sim.get(0, "k").as_deref(), Some("11"));
+        // Region 1's increment arrives; region 1 collapses all three.
+        sim.sync();
+        sim.report();
+        sim.regions[1].collect_replica_garbage();
+        assert_eq!(sim.regions[1].replica().expect("r").side_table_len(), 0);
+        assert_eq!(sim.get(0, "k").as_deref(), Some("14"));
+        snapshot(&mut sim, 1, 0);
+        assert_eq!(sim.get(0, "k").as_deref(), Some("14"));
+        sim.sync();
+        sim.assert_converged();
+    }
+
+    /// An increment made under a TTL that a concurrent PERSIST outlived
+    /// leaves the view at its deadline in every region, whether the merge
+    /// or the collector notices first.
+    #[test]
+    fn an_increment_that_expires_under_a_persisted_key_leaves_the_view() {
+        let mut sim = Sim::new(2);
+        sim.set(0, "k", "10");
+        sim.expire_in(0, "k", 150);
+        sim.sync();
+        sim.incr(0, "k", 5);
+        sim.persist(1, "k");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(0, "k").as_deref(), Some("15"));
+        sleep_ms(250);
+        sim.regions[0].collect_replica_garbage();
+        sim.regions[1].collect_replica_garbage();
+        assert_eq!(sim.get(0, "k").as_deref(), Some("10"));
+        assert_eq!(sim.get(1, "k").as_deref(), Some("10"));
+        sim.assert_converged();
+    }
+
     /// A SET newer than a concurrent increment: the key shows the SET plus
     /// the increment, and snapshots between a region that collected and one
     /// that did not agree (the key is not collapsed under the SET's dot).

@@ -86,6 +86,7 @@ pub fn guest_error(e: EngineError) -> GuestError {
         EngineError::OutOfMemory => GuestError::QuotaExceeded,
         EngineError::TooLarge => GuestError::TooLarge,
         EngineError::NoSuchKey => GuestError::NotFound,
+        EngineError::CatchingUp => GuestError::Unavailable,
         other => {
             let line = other.to_string();
             let text = line.strip_prefix("ERR ").unwrap_or(&line);
@@ -122,6 +123,10 @@ mod tests {
         assert_eq!(
             guest_error(EngineError::OutOfMemory),
             GuestError::QuotaExceeded
+        );
+        assert_eq!(
+            guest_error(EngineError::CatchingUp),
+            GuestError::Unavailable
         );
         assert_eq!(
             guest_error(EngineError::NotInteger),

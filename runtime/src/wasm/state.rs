@@ -86,13 +86,18 @@ impl GuestState {
         }
     }
 
-    /// Checks that the call may write and that memory allows it to grow.
+    /// Checks that the call may write: the module may, the region is not
+    /// catching up after a restart (a write now could cover its own lost
+    /// changes unseen, as RESP and Lua writes are refused), and memory
+    /// allows it to grow.
     pub fn writable(&self) -> Result<(), GuestError> {
         if self.read_only {
             return Err(GuestError::AccessDenied);
         }
-        self.engine()
-            .make_room()
+        let engine = self.engine();
+        engine
+            .check_writable()
+            .and_then(|()| engine.make_room())
             .map_err(super::sandbox::guest_error)
     }
 }
