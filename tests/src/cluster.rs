@@ -283,6 +283,9 @@ impl TestCluster {
             thread: Some(thread),
         };
         cluster.wait_connected(START_TIMEOUT);
+        // Connected is not yet writable: a region refuses writes until every
+        // peer has said what it holds of the region's changes.
+        cluster.wait_links_up(START_TIMEOUT);
         cluster
     }
 
