@@ -728,7 +728,10 @@ impl Replica {
         let local = self.applied();
         let mut fc = self.flush_cloud.lock();
         for (r, s) in change.ctx.iter() {
-            if !self.dot_applied(&local, r, s) && !(r == change.origin && s <= change.stamp.0) {
+            // The origin's changes up to the flush itself arrive in order
+            // before it, so they are applied by now; only others' go to the cloud.
+            let carried = r == change.origin && s <= change.stamp.0;
+            if !carried && !self.dot_applied(&local, r, s) {
                 fc.raise(r, s);
             }
         }
