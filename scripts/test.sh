@@ -30,7 +30,7 @@ step "building guest examples for wasm32-wasip2"
 # The WASM tests load these components (target/wasm32-wasip2/release/*.wasm).
 cargo build --release --target wasm32-wasip2 \
   -p edge-cache -p rate-limiter -p leaderboard -p hostile-guest -p api-check \
-  -p kv-portable -p hello-edge
+  -p kv-portable -p hello-edge -p session
 
 step "formatting and lints"
 cargo fmt --all -- --check

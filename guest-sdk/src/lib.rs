@@ -10,6 +10,8 @@
 //! - [`counter`], [`hash`], [`set`], [`sorted_set`], [`list`], [`pubsub`]:
 //!   the other data types, with the semantics of the Redis commands they
 //!   mirror;
+//! - [`document`]: session documents whose concurrent edits in different
+//!   regions merge (JSON in and out);
 //! - [`http`]: an edge function is a [`http::Handler`] plus
 //!   [`edge_handler!`];
 //! - [`plugin`]: a library is a [`plugin::Plugin`] plus [`plugin!`].
@@ -31,6 +33,7 @@
 pub mod bindings;
 pub mod cache;
 mod collections;
+pub mod document;
 mod error;
 pub mod http;
 pub mod plugin;

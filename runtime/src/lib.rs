@@ -5,7 +5,8 @@
 //! engine's `replica` turns each transaction into a change and merges the
 //! changes of others; [`replication`] carries them between regions, and
 //! [`local_cluster`] runs several regions in one process. [`crdt`] holds
-//! the delta-state CRDTs that finer-grained per-type merges will use.
+//! the delta-state CRDTs that finer-grained per-type merges will use;
+//! [`docs`] the automerge documents `DOC.*` keys hold.
 //! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
 //! against the same engine. See
 //! `docs/` for the semantics users rely on and DESIGN.md for the
@@ -17,6 +18,7 @@ pub mod client_tls;
 pub mod clock;
 pub mod config;
 pub mod crdt;
+pub mod docs;
 pub mod engine;
 pub mod keyspace;
 pub mod local_cluster;

@@ -1021,6 +1021,7 @@ fn show_entry(e: &Entry) -> String {
             let m: Vec<String> = items.iter().map(|m| show(m)).collect();
             format!("list [{}]", m.join(", "))
         }
+        Dump::Document(json) => format!("document {}", show(json)),
     };
     if e.expiring {
         format!("{value} (expiring)")

@@ -29,6 +29,8 @@ pub enum Dump {
     ZSet(Vec<(Vec<u8>, f64)>),
     /// LRANGE 0 -1.
     List(Vec<Vec<u8>>),
+    /// DOC.GET: the document's JSON (keys sorted by the server).
+    Document(Vec<u8>),
 }
 
 /// A key's value and whether it has an expiry.
@@ -113,6 +115,13 @@ fn dump_key(conn: &mut Connection, key: &[u8]) -> RedisResult<Option<Entry>> {
             }
             Dump::List(v)
         }
+        "document" => {
+            let v: Option<Vec<u8>> = redis::cmd("DOC.GET").arg(key).query(conn)?;
+            match v {
+                Some(v) => Dump::Document(v),
+                None => return Ok(None),
+            }
+        }
         // Refuse rather than skip: a digest that ignored a type would let
         // diverged regions compare equal.
         other => {
@@ -194,6 +203,10 @@ pub fn digest_of(dump: &BTreeMap<Vec<u8>, Entry>) -> u64 {
                 for i in items {
                     h.bytes(i);
                 }
+            }
+            Dump::Document(json) => {
+                h.write(b"d");
+                h.bytes(json);
             }
         }
     }

@@ -315,6 +315,53 @@ fn check_pubsub() -> Result<(), String> {
     Ok(())
 }
 
+fn check_document() -> Result<(), String> {
+    use meridian_guest::document;
+    expect(
+        "get missing",
+        ok("get", document::get_json("d:s", "$"))?,
+        None,
+    )?;
+    let start = std::collections::BTreeMap::from([("cart", Vec::<String>::new())]);
+    ok("set", document::set("d:s", "$", &start))?;
+    expect(
+        "push",
+        ok("push", document::push("d:s", "$.cart", &["a", "b"]))?,
+        2,
+    )?;
+    expect("incr", ok("incr", document::incr("d:s", "$.views", 3))?, 3)?;
+    expect("incr", ok("incr", document::incr("d:s", "$.views", 2))?, 5)?;
+    ok("set", document::set("d:s", "$.user", "ann"))?;
+    expect(
+        "get user",
+        ok("get", document::get::<String>("d:s", "$.user"))?,
+        Some("ann".to_string()),
+    )?;
+    expect("delete", ok("delete", document::delete("d:s", "$.cart[0]"))?, true)?;
+    expect(
+        "delete missing",
+        ok("delete", document::delete("d:s", "$.nope"))?,
+        false,
+    )?;
+    expect(
+        "whole",
+        ok("get", document::get_json("d:s", "$"))?,
+        Some(r#"{"cart":["b"],"user":"ann","views":5}"#.to_string()),
+    )?;
+    expect(
+        "bad path",
+        document::get_json("d:s", "$..x").map_err(|e| e.to_string()),
+        Err("invalid path: empty key in '$..x'".to_string()),
+    )?;
+    ok("set string", cache::set("d:str", b"x"))?;
+    expect(
+        "wrong type",
+        document::incr("d:str", "$.n", 1),
+        Err(Error::WrongType),
+    )?;
+    Ok(())
+}
+
 struct ApiCheck;
 
 impl Plugin for ApiCheck {
@@ -327,6 +374,7 @@ impl Plugin for ApiCheck {
         Function::write("check_sorted_set"),
         Function::write("check_list"),
         Function::write("check_pubsub"),
+        Function::write("check_document"),
         Function::write("publish"),
         Function::write("bench_get"),
     ];
@@ -340,6 +388,7 @@ impl Plugin for ApiCheck {
             "check_sorted_set" => check_sorted_set(),
             "check_list" => check_list(),
             "check_pubsub" => check_pubsub(),
+            "check_document" => check_document(),
             // One small write, then `n` reads of it: the host-call benchmark
             // compares n = 0 with n = 1000.
             "bench_get" => {

@@ -1,5 +1,5 @@
 //! ACL command categories (`@read`, `@write`, `@string`, …): the names
-//! Redis 7 defines, and which of them each command of our table belongs to.
+//! Redis 7 defines plus `@document` (Meridian's `DOC.*`), and which of them each command of our table belongs to.
 //!
 //! Categories are derived from what the command table already says — flags
 //! (`WRITE`, `READONLY`, `ADMIN`, `FAST`, …) and the family group — plus the
@@ -9,7 +9,7 @@
 use crate::resp::command::{CommandSpec, flags, table};
 
 /// Every category, in Redis's `ACL CAT` order.
-pub const CATEGORIES: [&str; 21] = [
+pub const CATEGORIES: [&str; 22] = [
     "keyspace",
     "read",
     "write",
@@ -31,10 +31,11 @@ pub const CATEGORIES: [&str; 21] = [
     "connection",
     "transaction",
     "scripting",
+    "document",
 ];
 
 /// The same names with their `@` (COMMAND INFO shows them this way).
-const TAGGED: [&str; 21] = [
+const TAGGED: [&str; 22] = [
     "@keyspace",
     "@read",
     "@write",
@@ -56,6 +57,7 @@ const TAGGED: [&str; 21] = [
     "@connection",
     "@transaction",
     "@scripting",
+    "@document",
 ];
 
 /// A set of categories, bit `i` = `CATEGORIES[i]`.
@@ -119,6 +121,8 @@ pub fn of(spec: &CommandSpec) -> Categories {
         "geo" => Some("geo"),
         "stream" => Some("stream"),
         "scripting" | "functions" => Some("scripting"),
+        // Meridian's own: `DOC.*`.
+        "document" => Some("document"),
         _ => None,
     };
     if let Some(g) = group {

@@ -49,7 +49,14 @@ pub fn decode(payload: &[u8]) -> EngineResult<Value> {
     }
     let wire: WireValue =
         rmp_serde::from_slice(body).map_err(|_| EngineError::Invalid("Bad data format".into()))?;
-    let value = wire.into_value();
+    let value = match wire {
+        // A document's bytes are checked here, not trusted as a peer's are.
+        WireValue::Doc(bytes) => Value::Doc(Box::new(
+            crate::docs::Document::load(&bytes)
+                .map_err(|_| EngineError::Invalid("Bad data format".into()))?,
+        )),
+        other => other.into_value(),
+    };
     if value.is_empty_collection() {
         return Err(EngineError::Invalid("Bad data format".into()));
     }

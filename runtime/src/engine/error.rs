@@ -47,6 +47,9 @@ pub enum EngineError {
     /// A restarted region has not caught up with its peers yet: writes wait.
     #[error("LOADING this region is catching up with its peers after a restart")]
     CatchingUp,
+    /// A document operation failed (bad path or JSON, wrong shape…).
+    #[error(transparent)]
+    Doc(#[from] crate::docs::DocError),
     /// An argument was invalid; the text follows `ERR `.
     #[error("ERR {0}")]
     Invalid(String),

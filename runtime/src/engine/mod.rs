@@ -16,6 +16,7 @@ mod blocking;
 pub mod change;
 mod copy;
 mod digest;
+pub mod documents;
 pub mod dump;
 mod error;
 pub mod geo;

@@ -64,6 +64,8 @@ pub fn encoding_of(value: &Value) -> &'static str {
         Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
         Value::Str(_) => "raw",
         Value::List(_) => "quicklist",
+        // Meridian's own type: an automerge document.
+        Value::Doc(_) => "automerge",
         Value::Hash(h) => {
             let small = h.len() <= LISTPACK_MAX_ENTRIES
                 && h.iter().all(|f| {

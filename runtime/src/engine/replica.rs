@@ -36,6 +36,16 @@
 //! (the base included) lives in the side table until they are all causally
 //! stable, when they collapse into one.
 //!
+//! **Documents** (`DOC.*`) use the same machinery: every edit is a delta
+//! carrying its automerge change ([`DeltaOp::DocChange`]), and the derived
+//! view is the base document with every delta's change merged in by
+//! automerge — whose merge is commutative and idempotent, so dot order does
+//! not matter and a change held twice counts once. A change whose automerge
+//! dependencies are not in the view yet (written in a region that had seen
+//! a third region's edit this one has not) waits inside the document until
+//! they arrive. Snapshots and replacing writes (EXPIRE, RESTORE, a
+//! compaction) carry the whole document in automerge's save format.
+//!
 //! The winning version lives in the keyspace [`Entry`] itself (its `stamp`
 //! and `region` are the dot), so a key costs nothing extra while the regions
 //! agree. Losing versions and removals that arrived ahead of what they
@@ -126,7 +136,9 @@ impl Version {
 /// with every delta applied in dot order, and that version's expiry (without
 /// one, the last delta's). A delta whose kind does not match the value is
 /// skipped: increments add to integer strings only, SADD to sets, HSET and
-/// HINCRBY to hashes. Integer sums beyond the 64-bit range read as its limit
+/// HINCRBY to hashes, document changes to documents (merged by automerge;
+/// a change whose dependencies are not there yet waits inside the document
+/// until a later view includes them). Integer sums beyond the 64-bit range read as its limit
 /// (concurrent increments can jointly pass it).
 fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
     let base = versions
@@ -147,6 +159,7 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
                 Some(DeltaOp::SetAdd(_)) => Value::Set(Box::default()),
                 Some(DeltaOp::HashSet(_) | DeltaOp::HashIncr(..)) => Value::Hash(Box::default()),
                 Some(DeltaOp::ZSetScore(_) | DeltaOp::ZIncr(..)) => Value::ZSet(Box::default()),
+                Some(DeltaOp::DocChange(_)) => Value::Doc(Box::default()),
                 _ => Value::Str(blob(b"0")),
             };
             (empty, deltas.last().map_or(0, |v| v.expire_at))
@@ -160,8 +173,12 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
         Value::Str(s) => crate::engine::number::parse_i64(s).map(i128::from),
         _ => None,
     };
+    // Document changes merge as one batch (automerge orders them by their
+    // own dependencies, not by ours).
+    let mut doc_changes: Vec<&[u8]> = Vec::new();
     for op in ops {
         match (op, &mut value) {
+            (DeltaOp::DocChange(change), Value::Doc(_)) => doc_changes.push(&change[..]),
             (DeltaOp::Incr(n), Value::Str(_)) => {
                 if let Some(s) = &mut sum {
                     *s += i128::from(*n);
@@ -202,6 +219,14 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
     }
     if let (Some(s), Value::Str(_)) = (sum, &value) {
         value = Value::Str(number(s));
+    }
+    if let Value::Doc(d) = &mut value
+        && !doc_changes.is_empty()
+    {
+        let bad = d.merge_changes(doc_changes);
+        if bad > 0 {
+            tracing::warn!(bad, "document changes that could not be applied were skipped");
+        }
     }
     (value, expire, last)
 }

@@ -316,6 +316,45 @@ impl<'e> Txn<'e> {
         Ok(e)
     }
 
+    /// Runs `edit` on the value of `key`, which must hold `kind` if it
+    /// exists; a missing key starts as `make()`. `edit` says whether it
+    /// changed the value: only then is the key written (stamped, noted for
+    /// replication, WATCH and notifications, and created if it was
+    /// missing). An edit that fails must leave the value as it was, so a
+    /// failed or empty edit leaves the keyspace untouched — unlike
+    /// [`Txn::write_kind`], which counts as a write before the caller knows.
+    pub fn edit_kind<R>(
+        &mut self,
+        key: &[u8],
+        kind: Kind,
+        make: impl FnOnce() -> Value,
+        edit: impl FnOnce(&mut Value) -> EngineResult<(R, bool)>,
+    ) -> EngineResult<R> {
+        let hash = hash_key(key);
+        let engine = self.engine;
+        let now = self.now_ms;
+        let shard = held_shard(&mut self.guards, self.all, engine, hash)?;
+        let Some(i) = locate(engine, shard, hash, key, now) else {
+            let mut value = make();
+            let (out, changed) = edit(&mut value)?;
+            if changed {
+                self.put(key, value, 0)?;
+            }
+            return Ok(out);
+        };
+        let mut e = shard.entry_mut(i).ok_or(EngineError::UndeclaredKey)?;
+        if e.value.kind() != kind {
+            return Err(EngineError::WrongType);
+        }
+        let (out, changed) = edit(&mut e.value)?;
+        drop(e);
+        if changed {
+            // Stamps it and notes the write.
+            self.write(key)?;
+        }
+        Ok(out)
+    }
+
     /// Opens `key` for writing if it exists and holds `kind`.
     pub fn write_existing_kind(
         &mut self,

@@ -5,6 +5,7 @@
 
 use super::blob::{Blob, heap_bytes};
 use super::{HashValue, ListValue, SetValue, SortedSet};
+use crate::docs::Document;
 
 /// A key's value. Collections are boxed so that a string key — the common case —
 /// keeps the whole entry in one small allocation.
@@ -20,6 +21,8 @@ pub enum Value {
     ZSet(Box<SortedSet>),
     /// Doubly-ended sequence.
     List(Box<ListValue>),
+    /// A JSON-like automerge document (`DOC.*`).
+    Doc(Box<Document>),
 }
 
 /// The name `TYPE` reports for each kind of value.
@@ -35,6 +38,8 @@ pub enum Kind {
     ZSet,
     /// `list`
     List,
+    /// `document`
+    Doc,
 }
 
 impl Kind {
@@ -46,6 +51,7 @@ impl Kind {
             Kind::Set => "set",
             Kind::ZSet => "zset",
             Kind::List => "list",
+            Kind::Doc => "document",
         }
     }
 
@@ -57,6 +63,7 @@ impl Kind {
             b"set" => Kind::Set,
             b"zset" => Kind::ZSet,
             b"list" => Kind::List,
+            b"document" => Kind::Doc,
             _ => return None,
         })
     }
@@ -71,6 +78,7 @@ impl Value {
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
             Value::List(_) => Kind::List,
+            Value::Doc(_) => Kind::Doc,
         }
     }
 
@@ -82,6 +90,7 @@ impl Value {
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.bytes(),
             Value::ZSet(z) => std::mem::size_of::<SortedSet>() + z.bytes(),
             Value::List(l) => std::mem::size_of::<ListValue>() + l.bytes(),
+            Value::Doc(d) => std::mem::size_of::<Document>() + d.heap_bytes(),
         }
     }
 
@@ -93,6 +102,8 @@ impl Value {
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
             Value::List(l) => l.is_empty(),
+            // An empty document is still a document (`{}`), as in RedisJSON.
+            Value::Doc(_) => false,
         }
     }
 }

@@ -6,6 +6,7 @@ mod bitmaps;
 mod connection;
 mod debug;
 mod diagnostics;
+mod documents;
 mod dump;
 mod eviction;
 mod geo;

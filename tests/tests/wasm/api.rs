@@ -26,6 +26,7 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
         "check_sorted_set",
         "check_list",
         "check_pubsub",
+        "check_document",
     ] {
         let r: redis::RedisResult<String> = redis::cmd("FCALL").arg(f).arg(0).query(&mut c);
         assert_eq!(r.as_deref(), Ok("OK"), "{f}");
@@ -43,6 +44,8 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
     assert_eq!(z, vec!["c", "a"]);
     let l: Vec<String> = ok(&mut c, &["LRANGE", "api_check:l:q", "0", "-1"]);
     assert_eq!(l, vec!["1", "4"]);
+    let d: String = ok(&mut c, &["DOC.GET", "api_check:d:s", "$.views"]);
+    assert_eq!(d, "5");
     let none: Value = ok(&mut c, &["GET", "c:a"]);
     assert_eq!(none, Value::Nil);
 }

@@ -3,7 +3,7 @@
 
 use meridian_tests::call::ok;
 
-use crate::guests::{get, http, module, server_with};
+use crate::guests::{get, http, module, request, server_with};
 
 #[test]
 fn edge_cache_misses_then_hits_and_expires_with_its_ttl() {
@@ -95,4 +95,36 @@ fn a_guest_written_only_against_wasi_keyvalue_runs_unchanged() {
     assert_eq!(n, 2);
     ok::<String>(&mut c, &["SET", "kv-portable:visits:cid", "41"]);
     assert_eq!(get(h, "/visits/cid", &[]).text(), "cid: 42\n");
+}
+
+#[test]
+fn session_keeps_a_document_per_user_that_resp_reads_too() {
+    let s = server_with(vec![module("session", Some("/session"))]);
+    let h = http(&s);
+    assert_eq!(get(h, "/session/u1", &[]).status, 404);
+    assert_eq!(request(h, "POST", "/session/u1/view", b"").status, 404);
+    let made = request(h, "POST", "/session/u1?ttl=60", b"");
+    assert_eq!(made.status, 201, "{}", made.text());
+    let view = request(h, "POST", "/session/u1/view", b"");
+    assert_eq!(view.text(), r#"{"views":1}"#);
+    let cart = request(h, "POST", "/session/u1/cart", br#"{"sku":"a1","qty":2}"#);
+    assert_eq!(cart.text(), r#"{"cart_len":1}"#);
+    assert_eq!(request(h, "PUT", "/session/u1/user", br#""ann""#).status, 204);
+    assert_eq!(request(h, "POST", "/session/u1/cart", b"{nope").status, 400);
+    let whole = get(h, "/session/u1", &[]);
+    assert_eq!(whole.status, 200);
+    assert_eq!(
+        whole.text(),
+        r#"{"cart":[{"qty":2,"sku":"a1"}],"user":"ann","views":1}"#
+    );
+    // The session is a document key in the module's namespace, with a TTL.
+    let mut c = s.conn();
+    let kind: String = ok(&mut c, &["TYPE", "session:session:u1"]);
+    assert_eq!(kind, "document");
+    let views: i64 = ok(&mut c, &["DOC.INCR", "session:session:u1", "$.views", "1"]);
+    assert_eq!(views, 2);
+    let ttl: i64 = ok(&mut c, &["TTL", "session:session:u1"]);
+    assert!(ttl > 0 && ttl <= 1800, "ttl {ttl}");
+    assert_eq!(request(h, "DELETE", "/session/u1", b"").status, 204);
+    assert_eq!(get(h, "/session/u1", &[]).status, 404);
 }

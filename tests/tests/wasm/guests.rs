@@ -9,7 +9,7 @@ use meridian::wasm::ModuleConfig;
 use meridian_tests::TestServer;
 
 /// The command that builds every guest this suite loads.
-pub const BUILD: &str = "cargo build --release --target wasm32-wasip2 -p edge-cache -p rate-limiter -p leaderboard -p hostile-guest -p api-check -p kv-portable -p hello-edge";
+pub const BUILD: &str = "cargo build --release --target wasm32-wasip2 -p edge-cache -p rate-limiter -p leaderboard -p hostile-guest -p api-check -p kv-portable -p hello-edge -p session";
 
 /// The component file of example crate `name` (`edge-cache` → `edge_cache.wasm`).
 pub fn wasm_path(name: &str) -> PathBuf {
@@ -81,14 +81,30 @@ impl Answer {
 /// `GET path` with extra headers; `None` if the connection broke before a
 /// complete response head arrived.
 pub fn try_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<Answer> {
+    try_request(addr, "GET", path, headers, b"")
+}
+
+/// `method path` with extra headers and a body; `None` as [`try_get`].
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Answer> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
+    if !body.is_empty() || method != "GET" {
+        req.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).ok()?;
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes).ok()?;
     let mut raw = Vec::new();
     // A connection cut mid-body still leaves the head readable.
     let _ = s.read_to_end(&mut raw);
@@ -112,6 +128,12 @@ pub fn try_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option
         headers,
         body,
     })
+}
+
+/// `method path` with `body`, which must answer.
+pub fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> Answer {
+    try_request(addr, method, path, &[], body)
+        .unwrap_or_else(|| panic!("{method} {path}: no response"))
 }
 
 /// `GET path`, which must answer.

@@ -17,6 +17,7 @@ mod connection;
 mod copy;
 mod debug;
 mod diagnostics;
+mod documents;
 mod dump;
 mod functions;
 mod geo;
@@ -365,6 +366,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         diagnostics::COMMANDS,
         dump::COMMANDS,
         scripting::COMMANDS,
+        documents::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);

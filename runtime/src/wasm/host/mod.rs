@@ -9,6 +9,7 @@
 mod cache;
 mod collections;
 mod counter;
+mod document;
 pub mod keyvalue;
 
 use super::bindings::meridian::cache::types;
