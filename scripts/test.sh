@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new user (and CI) runs it:
 #   1. installs what the tests need and a fresh machine lacks
-#      (the wasm32-wasip2 target, redis-tools for redis-cli, redis-py);
+#      (the wasm32-wasip2 target, redis-tools for redis-cli, redis-py, ioredis);
 #   2. builds the guest examples for wasm32-wasip2;
 #   3. checks formatting and lints, then runs every test.
 set -euo pipefail
@@ -24,6 +24,18 @@ redis-cli --version
 if ! python3 -c 'import redis' >/dev/null 2>&1; then
   step "installing redis-py for the client compatibility tests"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'redis==8.2.0'
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  step "installing Node.js for the client compatibility tests"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+fi
+if [ ! -d tests/node/node_modules/ioredis ]; then
+  step "installing ioredis for the client compatibility tests"
+  npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 fi
 
 step "building guest examples for wasm32-wasip2"

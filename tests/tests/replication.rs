@@ -611,6 +611,31 @@ fn a_partitioned_region_catches_up_and_no_acknowledged_write_is_lost() {
     }
 }
 
+/// WAIT counts the regions that applied this region's writes: both others
+/// while all links are up, only the reachable one while a region is cut off
+/// (after the timeout), and both again once the link heals.
+#[test]
+fn wait_counts_the_regions_that_applied_our_writes() {
+    let cluster = TestCluster::start(3);
+    let mut c = cluster.conn(0);
+    set(&mut c, "w1", "v");
+    assert_eq!(run::<i64>(&mut c, &["WAIT", "2", "0"]), 2);
+    assert_eq!(get(&mut cluster.conn(2), "w1").as_deref(), Some("v"));
+
+    cluster.partition(2);
+    set(&mut c, "w2", "v");
+    assert_eq!(run::<i64>(&mut c, &["WAIT", "1", "0"]), 1);
+    assert_eq!(run::<i64>(&mut c, &["WAIT", "2", "300"]), 1);
+    cluster.heal(2);
+    assert_eq!(run::<i64>(&mut c, &["WAIT", "2", "0"]), 2);
+    assert_eq!(get(&mut cluster.conn(2), "w2").as_deref(), Some("v"));
+    // Inside MULTI it answers at once with the current count.
+    let _: () = run(&mut c, &["MULTI"]);
+    let _: () = run(&mut c, &["WAIT", "5", "0"]);
+    let replies: Vec<i64> = run(&mut c, &["EXEC"]);
+    assert_eq!(replies, vec![2]);
+}
+
 /// Polls until `key` exists in each of `regions`.
 fn everywhere_of(cluster: &TestCluster, regions: &[usize], key: &str) {
     for &i in regions {

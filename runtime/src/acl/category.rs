@@ -169,6 +169,26 @@ const SUBCOMMANDS: &[(&str, &str, &[&str])] = &[
         "list",
         &["admin", "slow", "dangerous", "connection"],
     ),
+    (
+        "client",
+        "kill",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "pause",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "unpause",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
+    (
+        "client",
+        "no-evict",
+        &["admin", "slow", "dangerous", "connection"],
+    ),
 ];
 
 /// A subcommand with categories of its own.

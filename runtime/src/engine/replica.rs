@@ -578,6 +578,12 @@ impl Replica {
         self.peers.iter().map(|p| p.lock().clone()).collect()
     }
 
+    /// How many other regions have applied our own changes up to log
+    /// position `pos` (WAIT).
+    pub fn regions_acked(&self, pos: u64) -> usize {
+        self.peers.iter().filter(|p| p.lock().acked >= pos).count()
+    }
+
     /// What every region has seen *and* every change still to come will have
     /// seen: the meet of our applied vector with what each peer last
     /// reported. Peers report in order on the link that carries their

@@ -1,6 +1,11 @@
-//! The registry of connected RESP clients, for CLIENT LIST/INFO and INFO
+//! The registry of connected RESP clients, for CLIENT LIST/INFO/KILL and INFO
 //! `clients`. Each connection registers a [`ClientInfo`] and updates it as it
 //! runs; readers take a consistent-enough snapshot without stopping anyone.
+//! The registry also holds what every connection consults between commands:
+//! the [`PauseGate`] (CLIENT PAUSE) and the [`MonitorFeed`] (MONITOR).
+//!
+//! It must not run commands or touch the keyspace: a kill is a request the
+//! connection carries out itself at its next step.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,6 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::monitor::MonitorFeed;
+use super::pause::PauseGate;
 
 /// What is known about one connected client.
 #[derive(Debug)]
@@ -41,6 +50,14 @@ pub struct ClientInfo {
     pub blocked: AtomicBool,
     /// The ACL user it is authenticated as.
     pub user: Mutex<String>,
+    /// CLIENT NO-EVICT (flag `e`).
+    pub no_evict: AtomicBool,
+    /// In MONITOR mode (flag `O`).
+    pub monitoring: AtomicBool,
+    /// Set by CLIENT KILL; the connection closes at its next step.
+    killed: AtomicBool,
+    /// Wakes the connection when it is killed while it waits for input.
+    kill_signal: Notify,
 }
 
 impl ClientInfo {
@@ -53,6 +70,33 @@ impl ClientInfo {
     pub fn idle_secs(&self) -> u64 {
         let now = self.created.elapsed().as_millis() as u64;
         now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+
+    /// Asks the connection to close (CLIENT KILL). It finishes the command
+    /// it is running, if any, and closes before reading another.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        // A stored permit wakes the connection even if it is not waiting yet.
+        self.kill_signal.notify_one();
+    }
+
+    /// True once [`ClientInfo::kill`] was called.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+
+    /// Completes when the client is killed.
+    pub async fn killed(&self) {
+        if self.is_killed() {
+            return;
+        }
+        self.kill_signal.notified().await;
+    }
+
+    /// True if the client is subscribed to any channel or pattern (CLIENT
+    /// KILL/LIST `TYPE pubsub`).
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed) > 0
     }
 
     /// Records that a command ran. Called once per batch of commands, not
@@ -71,15 +115,25 @@ impl ClientInfo {
         };
         let subs = self.subs.load(Ordering::Relaxed);
         let psubs = self.psubs.load(Ordering::Relaxed);
-        let flags = if subs + psubs > 0 {
-            "P"
-        } else if multi >= 0 {
-            "x"
-        } else if self.blocked.load(Ordering::Relaxed) {
-            "b"
-        } else {
-            "N"
-        };
+        let mut flags = String::new();
+        if self.monitoring.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if subs + psubs > 0 {
+            flags.push('P');
+        }
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.blocked.load(Ordering::Relaxed) {
+            flags.push('b');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let lib = self.lib.lock();
         format!(
             "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
@@ -109,6 +163,10 @@ pub struct ClientRegistry {
     next_id: AtomicU64,
     /// Connections accepted since start.
     pub total_connections: AtomicU64,
+    /// CLIENT PAUSE / UNPAUSE.
+    pub pause: PauseGate,
+    /// Where MONITOR clients read every command from.
+    pub monitors: MonitorFeed,
 }
 
 impl ClientRegistry {
@@ -130,6 +188,10 @@ impl ClientRegistry {
             multi: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
             user: Mutex::new(crate::acl::DEFAULT_USER.to_string()),
+            no_evict: AtomicBool::new(false),
+            monitoring: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
         });
         self.total_connections.fetch_add(1, Ordering::Relaxed);
         self.clients.lock().insert(id, info.clone());
@@ -144,6 +206,11 @@ impl ClientRegistry {
     /// Snapshot of all clients, by id.
     pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
         self.clients.lock().values().cloned().collect()
+    }
+
+    /// The client with id `id`, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
     }
 
     /// Number of connected clients.

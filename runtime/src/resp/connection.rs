@@ -5,6 +5,11 @@
 //! A slow reader only slows its own connection (we stop reading it while its
 //! replies wait to be written); a client that closes ends its task; malformed
 //! input gets a protocol error and the connection closes, nobody else notices.
+//!
+//! Between commands the loop also honours what other clients asked of it:
+//! CLIENT KILL (close), CLIENT PAUSE (hold the next command), and MONITOR
+//! (it feeds every command to the monitors; a monitoring connection writes
+//! the feed out).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::debug;
 
 use super::clients::ClientInfo;
-use super::command::{self, Blocked, CmdError, Flow, flags};
+use super::command::{self, Blocked, CmdError, Flow, RegionWait, flags};
 use super::parser::{self, Limits};
 use super::{Proto, Reply, Request, Session};
 use crate::server::Shared;
@@ -100,6 +105,8 @@ impl<'e> Connection<'e> {
                 self.buf.reserve(16 * 1024);
             }
             let subscribed = self.session.subs.is_some();
+            let monitoring = self.session.monitor.is_some();
+            let client = self.session.client.clone();
             tokio::select! {
                 n = stream.read_buf(&mut self.buf) => {
                     let n = n?;
@@ -112,6 +119,19 @@ impl<'e> Connection<'e> {
                         Some(m) => self.write_message(m),
                         None => return Ok(()),
                     }
+                }
+                line = recv_monitor_line(&mut self.session), if monitoring => {
+                    match line {
+                        Some(l) => self.write_monitor_lines(l),
+                        None => {
+                            debug!(client = client.id, "closing a monitor that fell behind");
+                            return Ok(());
+                        }
+                    }
+                }
+                _ = client.killed() => {
+                    let _ = stream.shutdown().await;
+                    return Ok(());
                 }
                 _ = shutdown.changed() => {
                     return Ok(());
@@ -153,12 +173,24 @@ impl<'e> Connection<'e> {
         }
     }
 
+    /// Writes monitor lines: `first`, then those already waiting (up to
+    /// [`DRAIN_BYTES`]).
+    fn write_monitor_lines(&mut self, first: crate::resp::monitor::MonitorLine) {
+        self.out.simple(&first);
+        while self.out.len() < DRAIN_BYTES {
+            let Some(next) = self.session.monitor.as_mut().and_then(|m| m.try_recv()) else {
+                break;
+            };
+            self.out.simple(&next);
+        }
+    }
+
     async fn process_buffer<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         stream: &mut S,
     ) -> std::io::Result<Step> {
         loop {
-            if self.session.closing {
+            if self.session.closing || self.session.client.is_killed() {
                 return Ok(Step::Close);
             }
             if self
@@ -199,13 +231,21 @@ impl<'e> Connection<'e> {
             if self.busy_script_refuses(stream, &req).await? {
                 continue;
             }
-            if let Flow::Block(b) = self.dispatch(&req) {
-                // Replies before the blocking command go out now.
-                if !self.out.is_empty() {
-                    stream.write_all(self.out.bytes()).await?;
-                    self.out.clear();
-                }
+            if !self.wait_out_pause(stream, &req).await? {
+                return Ok(Step::Close);
+            }
+            let flow = self.dispatch(&req);
+            if !matches!(flow, Flow::Done) && !self.out.is_empty() {
+                // Replies before a waiting command go out now.
+                stream.write_all(self.out.bytes()).await?;
+                self.out.clear();
+            }
+            if let Flow::Block(b) = flow {
                 if !self.block(stream, &req, b).await? {
+                    return Ok(Step::Close);
+                }
+            } else if let Flow::WaitRegions(w) = flow {
+                if !self.wait_regions(stream, w).await? {
                     return Ok(Step::Close);
                 }
             } else if self.out.len() >= FLUSH_AT {
@@ -244,6 +284,110 @@ impl<'e> Connection<'e> {
         }
     }
 
+    /// Holds `req` while a CLIENT PAUSE covers it, as Redis postpones paused
+    /// clients: input keeps arriving into the buffer meanwhile. Returns
+    /// false if the client went away, was killed, or the server is stopping.
+    async fn wait_out_pause<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        req: &Request,
+    ) -> std::io::Result<bool> {
+        let shared = self.session.shared();
+        let pause = &shared.clients.pause;
+        if pause.current().is_none() || req.is_empty() {
+            return Ok(true);
+        }
+        let Some(spec) = command::table().get(req.arg(0)) else {
+            return Ok(true);
+        };
+        // CLIENT PAUSE/UNPAUSE themselves are never held, so a pause of
+        // every command can still be lifted (Redis would hold UNPAUSE too).
+        if spec.name == "client" && req.get(1).is_some_and(is_pause_control) {
+            return Ok(true);
+        }
+        let writes = self.may_write(spec, req);
+        if !pause.holds(writes) {
+            return Ok(true);
+        }
+        if !self.out.is_empty() {
+            stream.write_all(self.out.bytes()).await?;
+            self.out.clear();
+        }
+        let _blocked = BlockedMark::new(self.session.client.clone());
+        let mut shutdown = shared.shutdown_signal();
+        let client = self.session.client.clone();
+        while pause.holds(writes) {
+            tokio::select! {
+                _ = pause.changed_or_ended() => {}
+                n = stream.read_buf(&mut self.buf) => {
+                    if n? == 0 {
+                        return Ok(false);
+                    }
+                }
+                _ = client.killed() => return Ok(false),
+                _ = shutdown.changed() => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// True if `req` may change data or reach other regions: what a
+    /// `CLIENT PAUSE … WRITE` holds. Commands queued inside MULTI are not
+    /// held (their EXEC is, if any of them writes).
+    fn may_write(&self, spec: &command::CommandSpec, req: &Request) -> bool {
+        if let Some(multi) = &self.session.multi {
+            return spec.name == "exec" && multi.queued.iter().any(|(s, _)| s.has(flags::WRITE));
+        }
+        spec.has(flags::WRITE)
+            || matches!(
+                spec.name,
+                "publish" | "spublish" | "eval" | "evalsha" | "fcall" | "pfcount"
+            )
+            || (spec.name == "script" && req.get(1).is_some_and(|s| !s.eq_ignore_ascii_case(b"exists")))
+    }
+
+    /// WAIT: answers once `w.regions` regions have applied this region's
+    /// changes up to `w.position`, or at the timeout with how many had.
+    /// Returns false if the client went away.
+    async fn wait_regions<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        w: RegionWait,
+    ) -> std::io::Result<bool> {
+        // Acknowledgements come with every batch and every idle status
+        // (replication's STATUS_EVERY), so polling a little faster than
+        // that costs nothing and adds no latency worth a wake-up channel.
+        const POLL: std::time::Duration = std::time::Duration::from_millis(5);
+        let engine = self.session.engine();
+        let Some(replica) = engine.replica() else {
+            self.out.int(0);
+            return Ok(true);
+        };
+        let deadline = w
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let _blocked = BlockedMark::new(self.session.client.clone());
+        let mut shutdown = self.session.shared().shutdown_signal();
+        let client = self.session.client.clone();
+        loop {
+            let acked = replica.regions_acked(w.position);
+            if acked >= w.regions || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                self.out.int(acked as i64);
+                return Ok(true);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                n = stream.read_buf(&mut self.buf) => {
+                    if n? == 0 {
+                        return Ok(false);
+                    }
+                }
+                _ = client.killed() => return Ok(false),
+                _ = shutdown.changed() => return Ok(false),
+            }
+        }
+    }
+
     /// Routes one request: MULTI queueing, subscriber-mode checks, execution.
     fn dispatch(&mut self, req: &Request) -> Flow {
         if req.is_empty() {
@@ -276,6 +420,10 @@ impl<'e> Connection<'e> {
         if let Err(e) = self.session.authorize(spec, index, req) {
             self.fail(&e);
             return Flow::Done;
+        }
+        let monitors = &shared.clients.monitors;
+        if monitors.active() && !spec.has(flags::ADMIN) {
+            feed_monitors(monitors, &self.session.client, spec.name, req);
         }
         let resp3 = self.out.proto() == Proto::Resp3;
         if self.session.in_subscriber_context(resp3) && !spec.has(flags::SUBSCRIBED_OK) {
@@ -387,6 +535,7 @@ impl<'e> Connection<'e> {
                     }
                 }
                 _ = shutdown.changed() => return Ok(false),
+                _ = self.session.client.killed() => return Ok(false),
                 Ok(()) = acl_changes.changed() => {
                     // A deleted user's blocked clients close too.
                     if !self.session.identity.refresh(&self.session.shared().acl) {
@@ -411,6 +560,40 @@ impl BlockedMark {
 impl Drop for BlockedMark {
     fn drop(&mut self) {
         self.0.blocked.store(false, Ordering::Relaxed);
+    }
+}
+
+/// True for the CLIENT subcommands a pause never holds.
+fn is_pause_control(sub: &[u8]) -> bool {
+    sub.eq_ignore_ascii_case(b"pause") || sub.eq_ignore_ascii_case(b"unpause")
+}
+
+/// Feeds `req` to the monitors, with secrets redacted as Redis does:
+/// AUTH's arguments, and HELLO's after its AUTH option.
+fn feed_monitors(
+    feed: &crate::resp::monitor::MonitorFeed,
+    client: &ClientInfo,
+    name: &str,
+    req: &Request,
+) {
+    const REDACTED: &[u8] = b"(redacted)";
+    let source = client.addr.to_string();
+    let mut secret = false;
+    let args = (0..req.len()).map(|i| {
+        let a = req.arg(i);
+        let shown = if secret { REDACTED } else { a };
+        if (name == "auth" && i == 0) || (name == "hello" && a.eq_ignore_ascii_case(b"auth")) {
+            secret = true;
+        }
+        shown
+    });
+    feed.feed(&source, args);
+}
+
+async fn recv_monitor_line(session: &mut Session<'_>) -> Option<crate::resp::monitor::MonitorLine> {
+    match session.monitor.as_mut() {
+        Some(m) => m.recv().await,
+        None => std::future::pending().await,
     }
 }
 

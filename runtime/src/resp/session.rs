@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::clients::ClientInfo;
+use super::monitor::MonitorReceiver;
 use super::command::{CmdError, CommandSpec, flags};
 use super::{Reply, Request};
 use crate::acl::log::Reason;
@@ -97,6 +98,8 @@ pub struct Session<'e> {
     pub watch: Option<WatchSet<'e>>,
     /// Subscriptions, once the client subscribed to anything.
     pub subs: Option<Subscriptions>,
+    /// The command feed, once the client ran MONITOR.
+    pub monitor: Option<MonitorReceiver<'e>>,
     /// QUIT was received: close after flushing.
     pub closing: bool,
     /// The ACL user this connection acts as.
@@ -112,6 +115,7 @@ impl<'e> Session<'e> {
             multi: None,
             watch: None,
             subs: None,
+            monitor: None,
             closing: false,
             identity: Identity::new(&shared.acl),
         }

@@ -161,9 +161,8 @@ impl Dispatch for ScriptCaller<'_, '_> {
         self.buf
             .set_proto(if resp3 { Proto::Resp3 } else { Proto::Resp2 });
         let started = Instant::now();
-        if let Flow::Block(b) = command::run_in(spec, self.txn, self.session, &mut self.buf, &req) {
-            b.on_timeout.write(&mut self.buf);
-        }
+        command::run_in(spec, self.txn, self.session, &mut self.buf, &req)
+            .answer_now(&mut self.buf);
         // Counted in INFO commandstats and total_commands_processed, as Redis
         // counts the commands scripts call.
         let stats = &self.session.shared().stats;

@@ -4,6 +4,7 @@
 mod accounting;
 mod bitmaps;
 mod connection;
+mod control;
 mod debug;
 mod diagnostics;
 mod documents;

@@ -1,10 +1,17 @@
 //! Connection commands: PING ECHO HELLO QUIT SELECT RESET CLIENT.
+//!
+//! CLIENT KILL and CLIENT PAUSE only ask: the connections concerned carry
+//! them out at their next step (see [`crate::resp::clients`] and
+//! [`crate::resp::pause`]).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::args::{self, is};
 use super::flags::*;
 use super::{CmdError, CommandSpec, Ctx, Flow, KeySpec};
+use crate::resp::clients::ClientInfo;
+use crate::resp::pause::PauseMode;
 use crate::resp::{Proto, Request};
 
 type R = Result<Flow, CmdError>;
@@ -126,6 +133,9 @@ fn reset(ctx: &mut Ctx, _req: &Request) -> R {
     ctx.session.multi = None;
     ctx.session.watch = None;
     ctx.session.unsubscribe_all();
+    ctx.session.monitor = None;
+    ctx.session.client.monitoring.store(false, Ordering::Relaxed);
+    ctx.session.client.no_evict.store(false, Ordering::Relaxed);
     ctx.session.client.multi.store(0, Ordering::Relaxed);
     ctx.session.client.name.lock().clear();
     // RESET also logs out: back to the default user, as a new connection.
@@ -200,6 +210,35 @@ fn client(ctx: &mut Ctx, req: &Request) -> R {
             }
         }
         ctx.out.verbatim(&text);
+    } else if is(sub, "kill") && n >= 3 {
+        return client_kill(ctx, req);
+    } else if is(sub, "pause") && (n == 3 || n == 4) {
+        let ms = args::int(req.arg(2))
+            .ok()
+            .filter(|&ms| ms >= 0)
+            .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
+        let mode = match req.get(3) {
+            None => PauseMode::All,
+            Some(m) if is(m, "all") => PauseMode::All,
+            Some(m) if is(m, "write") => PauseMode::Write,
+            Some(_) => return Err(CmdError::Syntax),
+        };
+        let pause = &ctx.session.shared().clients.pause;
+        pause.pause(Duration::from_millis(ms as u64), mode);
+        ctx.out.ok();
+    } else if is(sub, "unpause") && n == 2 {
+        ctx.session.shared().clients.pause.unpause();
+        ctx.out.ok();
+    } else if is(sub, "no-evict") && n == 3 {
+        let on = if is(req.arg(2), "on") {
+            true
+        } else if is(req.arg(2), "off") {
+            false
+        } else {
+            return Err(CmdError::Syntax);
+        };
+        ctx.session.client.no_evict.store(on, Ordering::Relaxed);
+        ctx.out.ok();
     } else if is(sub, "help") {
         let lines = [
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -209,8 +248,32 @@ fn client(ctx: &mut Ctx, req: &Request) -> R {
             "    Return the ID of the current connection.",
             "INFO",
             "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "    * ID <client-id>",
+            "      Kill connections by client id.",
+            "    * MAXAGE <maxage>",
+            "      Kill connections older than the specified age.",
             "LIST [TYPE <normal|pubsub>] [ID <id> [id ...]]",
             "    Return information about client connections.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
             "SETINFO <LIB-NAME|LIB-VER> <value>",
@@ -227,6 +290,122 @@ fn client(ctx: &mut Ctx, req: &Request) -> R {
         )));
     }
     Ok(Flow::Done)
+}
+
+/// Which clients a CLIENT KILL filter matches.
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    user: Option<String>,
+    /// `Some(true)`: pub/sub clients only; `Some(false)`: normal only.
+    pubsub: Option<bool>,
+    /// A type no client of ours has (master, replica).
+    no_such_type: bool,
+    max_age: Option<u64>,
+    skip_me: bool,
+}
+
+impl KillFilter {
+    fn matches(&self, c: &ClientInfo, me: u64) -> bool {
+        !(self.no_such_type
+            || (self.skip_me && c.id == me)
+            || self.id.is_some_and(|id| id != c.id)
+            || self.addr.as_ref().is_some_and(|a| *a != c.addr.to_string())
+            || self.laddr.as_ref().is_some_and(|a| *a != c.laddr.to_string())
+            || self.user.as_ref().is_some_and(|u| *u != *c.user.lock())
+            || self.pubsub.is_some_and(|p| p != c.is_pubsub())
+            || self.max_age.is_some_and(|age| c.age_secs() < age))
+    }
+}
+
+/// CLIENT KILL, in the old form (`CLIENT KILL ip:port` → OK) and the
+/// filter form (→ how many clients were killed).
+fn client_kill(ctx: &mut Ctx, req: &Request) -> R {
+    let me = ctx.session.client.id;
+    let clients = &ctx.session.shared().clients;
+    if req.len() == 3 {
+        let addr = String::from_utf8_lossy(req.arg(2));
+        let target = clients
+            .snapshot()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr)
+            .ok_or_else(|| CmdError::msg("ERR No such client"))?;
+        kill(ctx, &target);
+        ctx.out.ok();
+        return Ok(Flow::Done);
+    }
+    if req.len() % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    let mut f = KillFilter {
+        skip_me: true,
+        ..KillFilter::default()
+    };
+    let mut i = 2;
+    while i + 1 < req.len() {
+        let (opt, v) = (req.arg(i), req.arg(i + 1));
+        let text = String::from_utf8_lossy(v).into_owned();
+        if is(opt, "id") {
+            f.id = Some(
+                args::uint(v)
+                    .ok()
+                    .filter(|&id| id > 0)
+                    .ok_or_else(|| CmdError::msg("ERR client-id should be greater than 0"))?,
+            );
+        } else if is(opt, "type") {
+            if is(v, "normal") {
+                f.pubsub = Some(false);
+            } else if is(v, "pubsub") {
+                f.pubsub = Some(true);
+            } else if is(v, "master") || is(v, "replica") || is(v, "slave") {
+                f.no_such_type = true;
+            } else {
+                return Err(CmdError::msg(format!("ERR Unknown client type '{text}'")));
+            }
+        } else if is(opt, "user") {
+            if ctx.session.shared().acl.get(&text).is_none() {
+                return Err(CmdError::msg(format!("ERR No such user '{text}'")));
+            }
+            f.user = Some(text);
+        } else if is(opt, "addr") {
+            f.addr = Some(text);
+        } else if is(opt, "laddr") {
+            f.laddr = Some(text);
+        } else if is(opt, "skipme") {
+            f.skip_me = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+        } else if is(opt, "maxage") {
+            f.max_age = Some(args::uint(v)?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let mut killed = 0;
+    for c in clients.snapshot() {
+        if f.matches(&c, me) {
+            kill(ctx, &c);
+            killed += 1;
+        }
+    }
+    ctx.out.int(killed);
+    Ok(Flow::Done)
+}
+
+/// Kills `target`; killing oneself closes after this reply, as in Redis.
+fn kill(ctx: &mut Ctx, target: &ClientInfo) {
+    if target.id == ctx.session.client.id {
+        ctx.session.closing = true;
+    } else {
+        target.kill();
+    }
 }
 
 macro_rules! cmd {

@@ -26,6 +26,7 @@ mod hyperloglog;
 mod introspection;
 mod keys;
 mod lists;
+mod monitor;
 mod notify;
 mod pubsub;
 mod scripting;
@@ -35,6 +36,7 @@ mod sets;
 mod sort;
 mod strings;
 mod transactions;
+mod wait;
 mod zsets;
 
 use std::borrow::Cow;
@@ -157,6 +159,36 @@ pub enum Flow {
     /// Nothing was available: block on the command's keys and retry. Nothing
     /// was written.
     Block(Blocked),
+    /// WAIT: the answer waits until enough regions have applied this
+    /// region's changes. Nothing was written.
+    WaitRegions(RegionWait),
+}
+
+impl Flow {
+    /// Where a command cannot wait (inside EXEC or a script), writes the
+    /// answer it would give now: a blocking command's timeout reply, WAIT's
+    /// current count. Writes nothing for [`Flow::Done`].
+    pub fn answer_now(self, out: &mut Reply) {
+        match self {
+            Flow::Done => {}
+            Flow::Block(b) => b.on_timeout.write(out),
+            Flow::WaitRegions(w) => out.int(w.acked_now as i64),
+        }
+    }
+}
+
+/// What WAIT waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionWait {
+    /// This region's change-log position every counted region must have
+    /// applied.
+    pub position: u64,
+    /// How many regions are wanted.
+    pub regions: usize,
+    /// Longest wait; `None` = forever.
+    pub timeout: Option<Duration>,
+    /// How many had applied it when WAIT ran.
+    pub acked_now: usize,
 }
 
 /// How a blocked command waits.
@@ -367,6 +399,8 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         dump::COMMANDS,
         scripting::COMMANDS,
         documents::COMMANDS,
+        monitor::COMMANDS,
+        wait::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);

@@ -96,10 +96,8 @@ fn run_queue<'e>(
             ctx.out.error(&e.to_string());
             continue;
         }
-        if let Flow::Block(b) = super::run_in(spec, &mut all, ctx.session, ctx.out, req) {
-            // Blocking commands do not block inside a transaction.
-            b.on_timeout.write(ctx.out);
-        }
+        // Blocking commands (and WAIT) do not wait inside a transaction.
+        super::run_in(spec, &mut all, ctx.session, ctx.out, req).answer_now(ctx.out);
     }
     Ok(Flow::Done)
 }
