@@ -73,7 +73,7 @@ fn concurrent_edits_in_three_partitioned_regions_merge_without_loss() {
         // Cut a random subset of regions off (round 0: all of them).
         cluster.heal_all();
         for r in 0..3 {
-            if round == 0 || rng.next() % 2 == 0 {
+            if round == 0 || rng.next().is_multiple_of(2) {
                 cluster.partition(r);
             }
         }
@@ -84,7 +84,10 @@ fn concurrent_edits_in_three_partitioned_regions_merge_without_loss() {
             for k in 0..4 {
                 let field = format!("f{r}_{round}_{k}");
                 let value = format!("\"v{}\"", rng.next() % 1000);
-                let _: () = ok(&mut c, &["DOC.SET", key, &format!("$.seen.{field}"), &value]);
+                let _: () = ok(
+                    &mut c,
+                    &["DOC.SET", key, &format!("$.seen.{field}"), &value],
+                );
                 fields.insert(field, value);
                 let by = (rng.next() % 10) as i64 + 1;
                 let _: i64 = ok(&mut c, &["DOC.INCR", key, "$.views", &by.to_string()]);
@@ -109,7 +112,10 @@ fn concurrent_edits_in_three_partitioned_regions_merge_without_loss() {
     assert_eq!(j["user"], "ann");
     for (field, value) in &fields {
         let want: Json = serde_json::from_str(value).expect("JSON");
-        assert_eq!(j["seen"][field], want, "field {field} lost (seed {seed:#x})");
+        assert_eq!(
+            j["seen"][field], want,
+            "field {field} lost (seed {seed:#x})"
+        );
     }
     assert_eq!(j["views"], views, "increments lost (seed {seed:#x})");
     let mut cart: Vec<String> = j["cart"]
@@ -135,7 +141,10 @@ fn concurrent_sets_of_one_field_agree_and_a_delete_ends_the_document_everywhere(
         cluster.partition(r);
     }
     for r in 0..3 {
-        let _: () = ok(&mut cluster.conn(r), &["DOC.SET", "d", "$.k", &r.to_string()]);
+        let _: () = ok(
+            &mut cluster.conn(r),
+            &["DOC.SET", "d", "$.k", &r.to_string()],
+        );
     }
     cluster.heal_all();
     cluster.wait_converged(PATIENCE);
@@ -179,7 +188,11 @@ fn a_restarted_region_gets_documents_by_snapshot_and_edits_them() {
     let wrote = eventually(PATIENCE, || {
         q::<i64>(&mut cluster.conn(2), &["DOC.INCR", "s", "$.hits", "4"]).is_ok()
     });
-    assert!(wrote, "region 2 never accepted the edit\n{}", cluster.infos());
+    assert!(
+        wrote,
+        "region 2 never accepted the edit\n{}",
+        cluster.infos()
+    );
     let _: i64 = ok(&mut cluster.conn(1), &["DOC.INCR", "s", "$.hits", "5"]);
     cluster.wait_converged(PATIENCE);
     for i in 0..3 {

@@ -337,7 +337,11 @@ fn check_document() -> Result<(), String> {
         ok("get", document::get::<String>("d:s", "$.user"))?,
         Some("ann".to_string()),
     )?;
-    expect("delete", ok("delete", document::delete("d:s", "$.cart[0]"))?, true)?;
+    expect(
+        "delete",
+        ok("delete", document::delete("d:s", "$.cart[0]"))?,
+        true,
+    )?;
     expect(
         "delete missing",
         ok("delete", document::delete("d:s", "$.nope"))?,

@@ -246,10 +246,18 @@ mod tests {
         );
         assert_eq!(d.get(&path("$.nope")).expect("get"), None);
         assert_eq!(d.get(&path("$.cart[9]")).expect("get"), None);
-        let (out, change) = d.edit(&Edit::Del { path: path("$.cart[0]") }).expect("del");
+        let (out, change) = d
+            .edit(&Edit::Del {
+                path: path("$.cart[0]"),
+            })
+            .expect("del");
         assert_eq!(out, EditOutcome::Removed(true));
         assert!(change.is_some());
-        let (out, change) = d.edit(&Edit::Del { path: path("$.cart[5]") }).expect("del");
+        let (out, change) = d
+            .edit(&Edit::Del {
+                path: path("$.cart[5]"),
+            })
+            .expect("del");
         assert_eq!((out, change), (EditOutcome::Removed(false), None));
         assert_eq!(
             d.to_json(),

@@ -94,7 +94,7 @@ pub(super) fn prop_of<R: ReadDoc>(
         (Step::Index(i), ObjType::List) => {
             let len = doc.length(obj) as i64;
             let i = if *i < 0 { len + i } else { *i };
-            Ok((0..len).contains(&i).then(|| Prop::Seq(i as usize)))
+            Ok((0..len).contains(&i).then_some(Prop::Seq(i as usize)))
         }
         (Step::Key(_), _) => Err(DocError::WrongShape("path names a key of a non-object")),
         (Step::Index(_), _) => Err(DocError::WrongShape("path indexes a non-array")),
@@ -102,7 +102,10 @@ pub(super) fn prop_of<R: ReadDoc>(
 }
 
 /// What is at `steps` from the root, `None` if nothing is.
-pub(super) fn find<'a, R: ReadDoc>(doc: &'a R, steps: &[Step]) -> Result<Option<Found<'a>>, DocError> {
+pub(super) fn find<'a, R: ReadDoc>(
+    doc: &'a R,
+    steps: &[Step],
+) -> Result<Option<Found<'a>>, DocError> {
     let mut here = Found::Object(automerge::ROOT, ObjType::Map);
     for step in steps {
         let Found::Object(obj, typ) = here else {
@@ -240,8 +243,8 @@ fn incr<T: Transactable>(tx: &mut T, path: &Path, by: i64) -> Result<i64, DocErr
         return Err(DocError::WrongShape("the root is not a number"));
     };
     let (obj, typ) = object_at(&*tx, parent)?;
-    let prop = prop_of(&*tx, &obj, typ, last)?
-        .ok_or(DocError::WrongShape("array index out of range"))?;
+    let prop =
+        prop_of(&*tx, &obj, typ, last)?.ok_or(DocError::WrongShape("array index out of range"))?;
     let here = match tx.get(&obj, prop.clone()).map_err(internal)? {
         Some((Value::Scalar(s), _)) => Some(Some(s.into_owned())),
         Some((Value::Object(_), _)) => Some(None),

@@ -110,7 +110,9 @@ pub(super) fn hydrated_json(v: &hydrate::Value) -> Json {
                 .map(|(k, mv)| (k.clone(), hydrated_json(&mv.value)))
                 .collect(),
         ),
-        hydrate::Value::List(l) => Json::Array(l.iter().map(|lv| hydrated_json(&lv.value)).collect()),
+        hydrate::Value::List(l) => {
+            Json::Array(l.iter().map(|lv| hydrated_json(&lv.value)).collect())
+        }
         hydrate::Value::Text(t) => Json::String(t.to_string()),
     }
 }

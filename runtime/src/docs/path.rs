@@ -82,7 +82,7 @@ impl Path {
                     }
                     .ok_or_else(|| bad("unclosed '['"))?;
                     let inner = &rest[1..close];
-                    if rest[close..].chars().next() != Some(']') {
+                    if !rest[close..].starts_with(']') {
                         return Err(bad("expected ']'"));
                     }
                     if inner.starts_with('"') {
@@ -166,7 +166,10 @@ mod tests {
         ];
         assert_eq!(keys("$.cart[2].sku"), want);
         assert_eq!(keys("cart[2].sku"), want);
-        assert_eq!(keys("$.a[-1]"), vec![Step::Key("a".into()), Step::Index(-1)]);
+        assert_eq!(
+            keys("$.a[-1]"),
+            vec![Step::Key("a".into()), Step::Index(-1)]
+        );
         assert_eq!(keys("$[0]"), vec![Step::Index(0)]);
     }
 

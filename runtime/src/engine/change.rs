@@ -177,14 +177,14 @@ impl WireValue {
                 }
                 Value::List(Box::new(l))
             }
-            WireValue::Doc(bytes) => Value::Doc(Box::new(Document::load(&bytes).unwrap_or_else(
-                |e| {
+            WireValue::Doc(bytes) => {
+                Value::Doc(Box::new(Document::load(&bytes).unwrap_or_else(|e| {
                     // A peer runs the same code; only a bug or a damaged
                     // frame gets here. The key stays a (empty) document.
                     tracing::error!(error = %e, "undecodable document from a peer");
                     Document::new()
-                },
-            ))),
+                })))
+            }
         }
     }
 }

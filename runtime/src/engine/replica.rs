@@ -225,7 +225,10 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
     {
         let bad = d.merge_changes(doc_changes);
         if bad > 0 {
-            tracing::warn!(bad, "document changes that could not be applied were skipped");
+            tracing::warn!(
+                bad,
+                "document changes that could not be applied were skipped"
+            );
         }
     }
     (value, expire, last)

@@ -114,13 +114,13 @@ impl<'e> Connection<'e> {
                         return Ok(());
                     }
                 }
-                msg = recv_message(&mut self.session), if subscribed => {
+                msg = recv_message(&mut self.session.subs), if subscribed => {
                     match msg {
                         Some(m) => self.write_message(m),
                         None => return Ok(()),
                     }
                 }
-                line = recv_monitor_line(&mut self.session), if monitoring => {
+                line = recv_monitor_line(&mut self.session.monitor), if monitoring => {
                     match line {
                         Some(l) => self.write_monitor_lines(l),
                         None => {
@@ -343,7 +343,10 @@ impl<'e> Connection<'e> {
                 spec.name,
                 "publish" | "spublish" | "eval" | "evalsha" | "fcall" | "pfcount"
             )
-            || (spec.name == "script" && req.get(1).is_some_and(|s| !s.eq_ignore_ascii_case(b"exists")))
+            || (spec.name == "script"
+                && req
+                    .get(1)
+                    .is_some_and(|s| !s.eq_ignore_ascii_case(b"exists")))
     }
 
     /// WAIT: answers once `w.regions` regions have applied this region's
@@ -590,15 +593,17 @@ fn feed_monitors(
     feed.feed(&source, args);
 }
 
-async fn recv_monitor_line(session: &mut Session<'_>) -> Option<crate::resp::monitor::MonitorLine> {
-    match session.monitor.as_mut() {
+async fn recv_monitor_line(
+    monitor: &mut Option<crate::resp::monitor::MonitorReceiver<'_>>,
+) -> Option<crate::resp::monitor::MonitorLine> {
+    match monitor.as_mut() {
         Some(m) => m.recv().await,
         None => std::future::pending().await,
     }
 }
 
-async fn recv_message(session: &mut Session<'_>) -> Option<crate::engine::Message> {
-    match session.subs.as_mut() {
+async fn recv_message(subs: &mut Option<super::Subscriptions>) -> Option<crate::engine::Message> {
+    match subs.as_mut() {
         Some(s) => s.rx.recv().await,
         None => std::future::pending().await,
     }

@@ -133,18 +133,12 @@ mod tests {
         feed.feed("127.0.0.1:1", [&b"nobody"[..]]);
         let mut m = feed.subscribe();
         assert!(feed.active());
-        feed.feed(
-            "127.0.0.1:5000",
-            [&b"set"[..], b"k\"ey", b"a\nb\\\x01\xff"],
-        );
+        feed.feed("127.0.0.1:5000", [&b"set"[..], b"k\"ey", b"a\nb\\\x01\xff"]);
         let line = m.recv().await.expect("line");
         let (ts, rest) = line.split_once(' ').expect("timestamp");
         let (secs, micros) = ts.split_once('.').expect("seconds.micros");
         assert!(secs.parse::<u64>().is_ok() && micros.len() == 6);
-        assert_eq!(
-            rest,
-            r#"[0 127.0.0.1:5000] "set" "k\"ey" "a\nb\\\x01\xff""#
-        );
+        assert_eq!(rest, r#"[0 127.0.0.1:5000] "set" "k\"ey" "a\nb\\\x01\xff""#);
         drop(m);
         assert!(!feed.active());
     }

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::clients::ClientInfo;
-use super::monitor::MonitorReceiver;
 use super::command::{CmdError, CommandSpec, flags};
+use super::monitor::MonitorReceiver;
 use super::{Reply, Request};
 use crate::acl::log::Reason;
 use crate::acl::permission::full_name;

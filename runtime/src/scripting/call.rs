@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::ScriptControl;
 use super::vm::Dispatch;
 use crate::engine::Txn;
-use crate::resp::command::{self, CommandSpec, Flow, flags};
+use crate::resp::command::{self, CommandSpec, flags};
 use crate::resp::frame::{self, Frame, FrameLimits};
 use crate::resp::{Proto, Reply, Request, Session};
 

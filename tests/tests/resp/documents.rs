@@ -23,15 +23,27 @@ fn set_get_push_incr_del_on_paths() {
             r#"{"user":{"name":"ann"},"cart":[],"flags":{"a.b":true}}"#,
         ],
     );
-    assert_eq!(get(&mut c, "sess", "$.user.name").as_deref(), Some(r#""ann""#));
-    assert_eq!(get(&mut c, "sess", "user").as_deref(), Some(r#"{"name":"ann"}"#));
-    assert_eq!(get(&mut c, "sess", r#"$.flags["a.b"]"#).as_deref(), Some("true"));
+    assert_eq!(
+        get(&mut c, "sess", "$.user.name").as_deref(),
+        Some(r#""ann""#)
+    );
+    assert_eq!(
+        get(&mut c, "sess", "user").as_deref(),
+        Some(r#"{"name":"ann"}"#)
+    );
+    assert_eq!(
+        get(&mut c, "sess", r#"$.flags["a.b"]"#).as_deref(),
+        Some("true")
+    );
     let n: i64 = ok(&mut c, &["DOC.PUSH", "sess", "$.cart", r#"{"sku":"a"}"#]);
     assert_eq!(n, 1);
     let n: i64 = ok(&mut c, &["DOC.PUSH", "sess", "$.cart", r#""b""#, "3"]);
     assert_eq!(n, 3);
     assert_eq!(get(&mut c, "sess", "$.cart[-1]").as_deref(), Some("3"));
-    assert_eq!(get(&mut c, "sess", "$.cart[0].sku").as_deref(), Some(r#""a""#));
+    assert_eq!(
+        get(&mut c, "sess", "$.cart[0].sku").as_deref(),
+        Some(r#""a""#)
+    );
     let v: i64 = ok(&mut c, &["DOC.INCR", "sess", "$.views", "5"]);
     assert_eq!(v, 5);
     let v: i64 = ok(&mut c, &["DOC.INCR", "sess", "$.views", "-2"]);
@@ -195,13 +207,28 @@ fn dump_restore_and_copy_keep_the_document() {
 fn doc_commands_have_their_acl_category() {
     let s = TestServer::start();
     let mut c = s.conn();
-    let cmds: Vec<String> = ok(&mut c, &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "document"]);
+    let cmds: Vec<String> = ok(
+        &mut c,
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "document"],
+    );
     let mut cmds = cmds;
     cmds.sort();
-    assert_eq!(cmds, ["doc.del", "doc.get", "doc.incr", "doc.push", "doc.set"]);
+    assert_eq!(
+        cmds,
+        ["doc.del", "doc.get", "doc.incr", "doc.push", "doc.set"]
+    );
     let _: () = ok(
         &mut c,
-        &["ACL", "SETUSER", "reader", "on", "nopass", "~*", "+@document", "-@write"],
+        &[
+            "ACL",
+            "SETUSER",
+            "reader",
+            "on",
+            "nopass",
+            "~*",
+            "+@document",
+            "-@write",
+        ],
     );
     let _: () = ok(&mut c, &["AUTH", "reader", "x"]);
     let _: Option<String> = ok(&mut c, &["DOC.GET", "d"]);

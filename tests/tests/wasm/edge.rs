@@ -109,7 +109,10 @@ fn session_keeps_a_document_per_user_that_resp_reads_too() {
     assert_eq!(view.text(), r#"{"views":1}"#);
     let cart = request(h, "POST", "/session/u1/cart", br#"{"sku":"a1","qty":2}"#);
     assert_eq!(cart.text(), r#"{"cart_len":1}"#);
-    assert_eq!(request(h, "PUT", "/session/u1/user", br#""ann""#).status, 204);
+    assert_eq!(
+        request(h, "PUT", "/session/u1/user", br#""ann""#).status,
+        204
+    );
     assert_eq!(request(h, "POST", "/session/u1/cart", b"{nope").status, 400);
     let whole = get(h, "/session/u1", &[]);
     assert_eq!(whole.status, 200);

@@ -134,7 +134,10 @@ fn reset(ctx: &mut Ctx, _req: &Request) -> R {
     ctx.session.watch = None;
     ctx.session.unsubscribe_all();
     ctx.session.monitor = None;
-    ctx.session.client.monitoring.store(false, Ordering::Relaxed);
+    ctx.session
+        .client
+        .monitoring
+        .store(false, Ordering::Relaxed);
     ctx.session.client.no_evict.store(false, Ordering::Relaxed);
     ctx.session.client.multi.store(0, Ordering::Relaxed);
     ctx.session.client.name.lock().clear();
@@ -313,7 +316,10 @@ impl KillFilter {
             || (self.skip_me && c.id == me)
             || self.id.is_some_and(|id| id != c.id)
             || self.addr.as_ref().is_some_and(|a| *a != c.addr.to_string())
-            || self.laddr.as_ref().is_some_and(|a| *a != c.laddr.to_string())
+            || self
+                .laddr
+                .as_ref()
+                .is_some_and(|a| *a != c.laddr.to_string())
             || self.user.as_ref().is_some_and(|u| *u != *c.user.lock())
             || self.pubsub.is_some_and(|p| p != c.is_pubsub())
             || self.max_age.is_some_and(|age| c.age_secs() < age))
@@ -336,7 +342,7 @@ fn client_kill(ctx: &mut Ctx, req: &Request) -> R {
         ctx.out.ok();
         return Ok(Flow::Done);
     }
-    if req.len() % 2 != 0 {
+    if !req.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut f = KillFilter {

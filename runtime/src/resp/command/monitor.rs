@@ -20,14 +20,10 @@ fn monitor(ctx: &mut Ctx, _req: &Request) -> Result<Flow, CmdError> {
 }
 
 /// MONITOR.
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
-    "monitor",
-    1,
-    ADMIN | NO_MULTI,
-    KeySpec::None,
-    monitor,
-)
-.doc(
-    "server",
-    "Listens for all requests received by the server in real-time.",
-)];
+pub const COMMANDS: &[CommandSpec] =
+    &[
+        CommandSpec::new("monitor", 1, ADMIN | NO_MULTI, KeySpec::None, monitor).doc(
+            "server",
+            "Listens for all requests received by the server in real-time.",
+        ),
+    ];
