@@ -10,6 +10,7 @@
 //! - [`counter`], [`hash`], [`set`], [`sorted_set`], [`list`], [`pubsub`]:
 //!   the other data types, with the semantics of the Redis commands they
 //!   mirror;
+//! - [`lock`]: leases with fencing tokens, local or global, as RAII guards;
 //! - [`http`]: an edge function is a [`http::Handler`] plus
 //!   [`edge_handler!`];
 //! - [`plugin`]: a library is a [`plugin::Plugin`] plus [`plugin!`].
@@ -33,6 +34,7 @@ pub mod cache;
 mod collections;
 mod error;
 pub mod http;
+pub mod lock;
 pub mod plugin;
 
 pub use collections::{counter, hash, list, pubsub, set, sorted_set};

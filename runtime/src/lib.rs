@@ -6,6 +6,8 @@
 //! changes of others; [`replication`] carries them between regions, and
 //! [`local_cluster`] runs several regions in one process. [`crdt`] holds
 //! the delta-state CRDTs that finer-grained per-type merges will use.
+//! [`locks`] grants leases with fencing tokens, in one region or by a
+//! majority of regions over the replication links.
 //! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
 //! against the same engine. See
 //! `docs/` for the semantics users rely on and DESIGN.md for the
@@ -20,6 +22,7 @@ pub mod crdt;
 pub mod engine;
 pub mod keyspace;
 pub mod local_cluster;
+pub mod locks;
 pub mod replication;
 pub mod resp;
 pub mod scripting;

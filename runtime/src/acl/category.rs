@@ -8,8 +8,9 @@
 
 use crate::resp::command::{CommandSpec, flags, table};
 
-/// Every category, in Redis's `ACL CAT` order.
-pub const CATEGORIES: [&str; 21] = [
+/// Every category, in Redis's `ACL CAT` order, then Meridian's own
+/// (`lock`: the LOCK.* commands).
+pub const CATEGORIES: [&str; 22] = [
     "keyspace",
     "read",
     "write",
@@ -31,10 +32,11 @@ pub const CATEGORIES: [&str; 21] = [
     "connection",
     "transaction",
     "scripting",
+    "lock",
 ];
 
 /// The same names with their `@` (COMMAND INFO shows them this way).
-const TAGGED: [&str; 21] = [
+const TAGGED: [&str; 22] = [
     "@keyspace",
     "@read",
     "@write",
@@ -56,6 +58,7 @@ const TAGGED: [&str; 21] = [
     "@connection",
     "@transaction",
     "@scripting",
+    "@lock",
 ];
 
 /// A set of categories, bit `i` = `CATEGORIES[i]`.
@@ -119,6 +122,7 @@ pub fn of(spec: &CommandSpec) -> Categories {
         "geo" => Some("geo"),
         "stream" => Some("stream"),
         "scripting" | "functions" => Some("scripting"),
+        "lock" => Some("lock"),
         _ => None,
     };
     if let Some(g) = group {
@@ -225,6 +229,11 @@ mod tests {
         assert_eq!(cats("config"), ["@admin", "@slow", "@dangerous"]);
         assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
         assert_eq!(cats("publish"), ["@pubsub", "@fast"]);
+        assert_eq!(
+            cats("lock.acquire"),
+            ["@write", "@slow", "@blocking", "@lock"]
+        );
+        assert_eq!(cats("lock.info"), ["@read", "@fast", "@lock"]);
         assert_eq!(index("READ"), Some(1));
         assert!(members(index("hash").expect("hash")).count() > 10);
         let whoami = subcommands()

@@ -199,13 +199,18 @@ impl<'e> Connection<'e> {
             if self.busy_script_refuses(stream, &req).await? {
                 continue;
             }
-            if let Flow::Block(b) = self.dispatch(&req) {
-                // Replies before the blocking command go out now.
-                if !self.out.is_empty() {
-                    stream.write_all(self.out.bytes()).await?;
-                    self.out.clear();
-                }
+            let flow = self.dispatch(&req);
+            if !matches!(flow, Flow::Done) && !self.out.is_empty() {
+                // Replies before the waiting command go out now.
+                stream.write_all(self.out.bytes()).await?;
+                self.out.clear();
+            }
+            if let Flow::Block(b) = flow {
                 if !self.block(stream, &req, b).await? {
+                    return Ok(Step::Close);
+                }
+            } else if let Flow::Lock(call) = flow {
+                if !self.await_lock(stream, *call).await? {
                     return Ok(Step::Close);
                 }
             } else if self.out.len() >= FLUSH_AT {
@@ -393,6 +398,46 @@ impl<'e> Connection<'e> {
                         return Ok(false);
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Connection<'_> {
+    /// Runs a lock command that may wait, watching the client meanwhile:
+    /// if it disconnects (or the server shuts down) the call is dropped,
+    /// which takes it out of the lock's queue and releases a lease whose
+    /// round was under way. Returns false in that case.
+    async fn await_lock<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        call: command::locks::LockCall,
+    ) -> std::io::Result<bool> {
+        let engine = self.session.engine();
+        let _blocked = BlockedMark::new(self.session.client.clone());
+        let mut shutdown = self.session.shared().shutdown_signal();
+        let call = command::locks::run(call, engine.locks());
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                answer = &mut call => {
+                    match answer {
+                        Ok(command::locks::LockReply::Int(v)) => self.out.int(v),
+                        Ok(command::locks::LockReply::Nil) => self.out.null(),
+                        Err(e) => {
+                            self.session.count_error(&e);
+                            self.out.error(&e.to_string());
+                        }
+                    }
+                    return Ok(true);
+                }
+                n = stream.read_buf(&mut self.buf) => {
+                    // Input while waiting is kept for later; EOF ends it.
+                    if n? == 0 {
+                        return Ok(false);
+                    }
+                }
+                _ = shutdown.changed() => return Ok(false),
             }
         }
     }

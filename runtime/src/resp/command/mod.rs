@@ -25,6 +25,7 @@ mod hyperloglog;
 mod introspection;
 mod keys;
 mod lists;
+pub mod locks;
 mod notify;
 mod pubsub;
 mod scripting;
@@ -149,13 +150,18 @@ impl KeySpec {
 }
 
 /// What a handler asks the connection to do next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flow {
     /// The reply is written.
     Done,
     /// Nothing was available: block on the command's keys and retry. Nothing
     /// was written.
     Block(Blocked),
+    /// A lock command that may wait (for its turn or for other regions'
+    /// votes): the connection awaits [`locks::run`] and writes its answer.
+    /// Nothing was written. Only outside MULTI and scripts (the commands
+    /// are `NO_MULTI` and refused in scripts).
+    Lock(Box<locks::LockCall>),
 }
 
 /// How a blocked command waits.
@@ -365,6 +371,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         diagnostics::COMMANDS,
         dump::COMMANDS,
         scripting::COMMANDS,
+        locks::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);
