@@ -341,7 +341,11 @@ fn check_lock() -> Result<(), String> {
         drop(first);
         let second = ok("acquire", lock::acquire(name, ttl, scope, Some(ttl)))?
             .ok_or("a dropped lease was not released")?;
-        expect("second token", second.token(), 2)?;
+        // Local tokens count grants; global ones are ballots, so a busy
+        // try (a prepare round) may skip some: only growth is promised.
+        if second.token() <= 1 || (matches!(scope, Scope::Local) && second.token() != 2) {
+            return Err(format!("second token {}", second.token()));
+        }
         match lock::fenced_set("l:res", b"stale", name, 1) {
             Err(Error::Other(m)) if m.starts_with("FENCED") => {}
             other => return Err(format!("stale fenced set: {other:?}")),
