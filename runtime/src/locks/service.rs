@@ -406,7 +406,8 @@ impl Locks {
         let start = Instant::now();
         let valid_until = start + ttl - drift_margin(ttl).min(ttl);
         let until = start + ROUND_TIMEOUT.min(valid_until.saturating_duration_since(start));
-        let token = self.acceptor.promised(name).max(*hint) + 1;
+        // Saturating: a promise comes from the network and must not overflow.
+        let token = self.acceptor.promised(name).max(*hint).saturating_add(1);
         let prepare = Vote::Prepare {
             name: name.to_vec(),
             token,
@@ -422,7 +423,7 @@ impl Locks {
             // Whoever holds it, it is held: any lease live at a majority is
             // reported by at least one of any majority.
             return Attempt::Busy {
-                until: Instant::now() + Duration::from_millis(live.remaining_ms),
+                until: busy_until(live.remaining_ms),
             };
         }
         if promised.outcome() != Outcome::Won {
@@ -451,7 +452,7 @@ impl Locks {
             Attempt::NoQuorum(self.no_quorum(&accepted))
         } else if let Some(live) = accepted.live().filter(|l| l.token != token) {
             Attempt::Busy {
-                until: Instant::now() + Duration::from_millis(live.remaining_ms),
+                until: busy_until(live.remaining_ms),
             }
         } else {
             Attempt::Contended { hint: *hint }
@@ -553,9 +554,39 @@ impl Locks {
     }
 }
 
+/// When a lease another region reported as live lapses, as far as a
+/// waiter cares. The report comes from the network: it is clamped to the
+/// longest lease, so no answer can overflow the clock.
+fn busy_until(remaining_ms: u64) -> Instant {
+    Instant::now() + Duration::from_millis(remaining_ms).min(MAX_TTL)
+}
+
 /// A random pause growing with `attempt`, so competing proposers stop
 /// colliding.
 fn jitter(attempt: u32) -> Duration {
     let max_us = 500u64 << attempt.min(8);
     Duration::from_micros(max_us / 2 + rand::random::<u64>() % (max_us / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peers_report_of_a_huge_lease_cannot_overflow_the_clock() {
+        let before = Instant::now();
+        let until = busy_until(u64::MAX);
+        assert!(until <= Instant::now() + MAX_TTL);
+        assert!(until >= before + MAX_TTL);
+    }
+
+    #[test]
+    fn ttls_outside_the_bounds_are_refused() {
+        assert!(check_ttl(Scope::Local, Duration::from_millis(1)).is_ok());
+        assert!(check_ttl(Scope::Global, Duration::from_millis(1)).is_err());
+        assert!(check_ttl(Scope::Global, MIN_GLOBAL_TTL).is_ok());
+        assert!(check_ttl(Scope::Local, MAX_TTL + Duration::from_millis(1)).is_err());
+        // The holder's validity stays positive down to the smallest TTL.
+        assert!(drift_margin(MIN_GLOBAL_TTL) < MIN_GLOBAL_TTL);
+    }
 }
