@@ -6,12 +6,13 @@
 #      dev --regions 1`);
 #   2. global scope against region 1 of a 3-region `meridian dev` cluster (one
 #      process, links over loopback mTLS): each acquire is two voting rounds.
-# Not part of the tests; docs/benchmarks.md explains the method.
+# Not part of the tests; docs/locks.md ("Benchmark") says what it measures.
 #
 #   scripts/bench-locks.sh                  # 20000 pairs each
 #   N=5000 scripts/bench-locks.sh
 #
-# Settings (environment): N WARMUP TTL NAMES THREADS BASE_PORT PIN.
+# Settings (environment): N WARMUP TTL NAMES THREADS BASE_PORT PIN, and
+# PROFILE (release, the default; `dev` for a quick check that the script runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=lib/bench-common.sh
@@ -23,12 +24,14 @@ TTL=${TTL:-10000}
 NAMES=${NAMES:-64}
 THREADS=${THREADS:-1}
 BASE_PORT=${BASE_PORT:-17480}
+PROFILE=${PROFILE:-release}
 
 bench_need redis-cli || bench_install_redis
 
-echo "==> building meridian and lock-load (release)"
-cargo build --release -q -p meridian -p meridian-tests --bins
+echo "==> building meridian and lock-load ($PROFILE)"
+cargo build --profile "$PROFILE" -q -p meridian -p meridian-tests --bins
 DIR=$(bench_release_dir)
+if [ "$PROFILE" = dev ]; then DIR=${DIR%/release}/debug; fi
 BIN=$DIR/meridian
 LOADGEN=$DIR/lock-load
 if [ ! -x "$BIN" ] || [ ! -x "$LOADGEN" ]; then bench_die "release binaries missing in $DIR"; fi
