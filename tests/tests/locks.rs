@@ -196,6 +196,40 @@ fn a_client_that_disconnects_while_waiting_leaves_the_queue() {
 }
 
 #[test]
+fn a_waiting_client_of_a_deleted_user_is_closed_and_leaves_the_queue() {
+    let s = TestServer::start();
+    let mut admin = s.conn();
+    let _: () = ok(
+        &mut admin,
+        &["ACL", "SETUSER", "tmp", "on", ">pw", "~*", "+@all"],
+    );
+    let t = token(&mut admin, &["LOCK.ACQUIRE", "u", "30000"]).expect("free");
+    let mut c = s.conn();
+    c.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let _: () = ok(&mut c, &["AUTH", "tmp", "pw"]);
+    let waiter = thread::spawn(move || {
+        q::<Option<i64>>(&mut c, &["LOCK.ACQUIRE", "u", "1000", "WAIT", "0"])
+    });
+    assert!(eventually(PATIENCE, || int_field(
+        &info(&mut admin, "u", "LOCAL"),
+        "waiters"
+    ) == 1));
+    let _: i64 = ok(&mut admin, &["ACL", "DELUSER", "tmp"]);
+    assert!(
+        eventually(PATIENCE, || int_field(
+            &info(&mut admin, "u", "LOCAL"),
+            "waiters"
+        ) == 0),
+        "the deleted user's waiter is still queued"
+    );
+    let r = waiter.join().expect("waiter");
+    assert!(r.is_err(), "the connection was closed: {r:?}");
+    // The lock is untouched: still the admin's.
+    assert_eq!(int_field(&info(&mut admin, "u", "LOCAL"), "token"), t);
+}
+
+#[test]
 fn the_classic_set_nx_px_and_compare_and_delete_pattern_works() {
     let s = TestServer::start();
     let mut c = s.conn();

@@ -405,7 +405,8 @@ impl<'e> Connection<'e> {
 
 impl Connection<'_> {
     /// Runs a lock command that may wait, watching the client meanwhile:
-    /// if it disconnects (or the server shuts down) the call is dropped,
+    /// if it disconnects (or the server shuts down, or its user is deleted)
+    /// the call is dropped,
     /// which takes it out of the lock's queue and releases a lease whose
     /// round was under way. Returns false in that case.
     async fn await_lock<S: AsyncRead + AsyncWrite + Unpin>(
@@ -416,6 +417,7 @@ impl Connection<'_> {
         let engine = self.session.engine();
         let _blocked = BlockedMark::new(self.session.client.clone());
         let mut shutdown = self.session.shared().shutdown_signal();
+        let mut acl_changes = self.session.shared().acl.subscribe();
         let call = command::locks::run(call, engine.locks());
         tokio::pin!(call);
         loop {
@@ -438,6 +440,13 @@ impl Connection<'_> {
                     }
                 }
                 _ = shutdown.changed() => return Ok(false),
+                Ok(()) = acl_changes.changed() => {
+                    // A deleted user's waiting clients close too, as
+                    // blocked ones do.
+                    if !self.session.identity.refresh(&self.session.shared().acl) {
+                        return Ok(false);
+                    }
+                }
             }
         }
     }
