@@ -665,6 +665,12 @@ fn a_global_lock_stays_exclusive_and_fenced_under_random_partitions() {
             }
         }
     }
+    // The cut-off side was asked, and refused.
+    let no_quorum_answers = *no_quorum.lock().unwrap();
+    assert!(
+        no_quorum_answers > 0,
+        "no region was ever cut off from a majority while asked"
+    );
     let refused = writes.iter().filter(|w| !w.admitted).count();
     assert!(refused > 0, "no stale write was ever refused");
     // And now, deterministically: the newest grant's region refuses every
@@ -688,7 +694,7 @@ fn a_global_lock_stays_exclusive_and_fenced_under_random_partitions() {
         grants.len(),
         writes.len(),
         refused,
-        no_quorum.lock().unwrap(),
+        no_quorum_answers,
         isolated.len()
     );
 }
