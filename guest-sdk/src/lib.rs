@@ -12,6 +12,7 @@
 //!   mirror;
 //! - [`document`]: session documents whose concurrent edits in different
 //!   regions merge (JSON in and out);
+//! - [`lock`]: leases with fencing tokens, local or global, as RAII guards;
 //! - [`http`]: an edge function is a [`http::Handler`] plus
 //!   [`edge_handler!`];
 //! - [`plugin`]: a library is a [`plugin::Plugin`] plus [`plugin!`].
@@ -36,6 +37,7 @@ mod collections;
 pub mod document;
 mod error;
 pub mod http;
+pub mod lock;
 pub mod plugin;
 
 pub use collections::{counter, hash, list, pubsub, set, sorted_set};

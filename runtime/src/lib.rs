@@ -7,6 +7,8 @@
 //! [`local_cluster`] runs several regions in one process. [`crdt`] holds
 //! the delta-state CRDTs that finer-grained per-type merges will use;
 //! [`docs`] the automerge documents `DOC.*` keys hold.
+//! [`locks`] grants leases with fencing tokens, in one region or by a
+//! majority of regions over the replication links.
 //! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
 //! against the same engine. See
 //! `docs/` for the semantics users rely on and DESIGN.md for the
@@ -22,6 +24,7 @@ pub mod docs;
 pub mod engine;
 pub mod keyspace;
 pub mod local_cluster;
+pub mod locks;
 pub mod replication;
 pub mod resp;
 pub mod scripting;

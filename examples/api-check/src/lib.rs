@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use meridian_guest::cache::{self, SetOptions, Ttl};
 use meridian_guest::list::End;
+use meridian_guest::lock::{self, Scope};
 use meridian_guest::plugin::{Function, Plugin, Reply};
 use meridian_guest::{Error, counter, hash, list, pubsub, set, sorted_set};
 
@@ -310,6 +311,53 @@ fn check_list() -> Result<(), String> {
     Ok(())
 }
 
+/// Leases as LOCK.ACQUIRE grants them: tokens grow, a held lock is not
+/// granted twice, dropping a lease releases it, and fenced writes refuse
+/// older tokens. Leaves `l:kept` held (forgotten by the guest) for the test
+/// to see released when the call's store went away.
+fn check_lock() -> Result<(), String> {
+    let ttl = Duration::from_secs(10);
+    for scope in [Scope::Local, Scope::Global] {
+        let name = match scope {
+            Scope::Local => "l:local",
+            Scope::Global => "l:global",
+        };
+        let first = ok("acquire", lock::acquire(name, ttl, scope, None))?
+            .ok_or("a free lock was not granted")?;
+        expect("first token", first.token(), 1)?;
+        if first.remaining() > ttl || first.remaining().is_zero() {
+            return Err(format!("remaining {:?}", first.remaining()));
+        }
+        expect(
+            "acquire held",
+            ok("acquire", lock::acquire(name, ttl, scope, None))?.is_none(),
+            true,
+        )?;
+        expect("renew", ok("renew", first.renew(ttl))?, true)?;
+        ok(
+            "fenced set",
+            lock::fenced_set("l:res", b"one", name, first.token()),
+        )?;
+        drop(first);
+        let second = ok("acquire", lock::acquire(name, ttl, scope, Some(ttl)))?
+            .ok_or("a dropped lease was not released")?;
+        // Local tokens count grants; global ones are ballots, so a busy
+        // try (a prepare round) may skip some: only growth is promised.
+        if second.token() <= 1 || (matches!(scope, Scope::Local) && second.token() != 2) {
+            return Err(format!("second token {}", second.token()));
+        }
+        match lock::fenced_set("l:res", b"stale", name, 1) {
+            Err(Error::Other(m)) if m.starts_with("FENCED") => {}
+            other => return Err(format!("stale fenced set: {other:?}")),
+        }
+        expect("release", second.release(), true)?;
+    }
+    let kept = ok("acquire", lock::acquire("l:kept", ttl, Scope::Local, None))?
+        .ok_or("l:kept not granted")?;
+    std::mem::forget(kept);
+    Ok(())
+}
+
 fn check_pubsub() -> Result<(), String> {
     expect("publish", ok("publish", pubsub::publish("news", b"hi"))?, 0)?;
     Ok(())
@@ -379,6 +427,7 @@ impl Plugin for ApiCheck {
         Function::write("check_list"),
         Function::write("check_pubsub"),
         Function::write("check_document"),
+        Function::write("check_lock"),
         Function::write("publish"),
         Function::write("bench_get"),
     ];
@@ -393,6 +442,7 @@ impl Plugin for ApiCheck {
             "check_list" => check_list(),
             "check_pubsub" => check_pubsub(),
             "check_document" => check_document(),
+            "check_lock" => check_lock(),
             // One small write, then `n` reads of it: the host-call benchmark
             // compares n = 0 with n = 1000.
             "bench_get" => {

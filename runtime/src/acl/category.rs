@@ -8,8 +8,9 @@
 
 use crate::resp::command::{CommandSpec, flags, table};
 
-/// Every category, in Redis's `ACL CAT` order.
-pub const CATEGORIES: [&str; 22] = [
+/// Every category, in Redis's `ACL CAT` order, then Meridian's own
+/// (`document`: the DOC.* commands; `lock`: the LOCK.* commands).
+pub const CATEGORIES: [&str; 23] = [
     "keyspace",
     "read",
     "write",
@@ -32,10 +33,11 @@ pub const CATEGORIES: [&str; 22] = [
     "transaction",
     "scripting",
     "document",
+    "lock",
 ];
 
 /// The same names with their `@` (COMMAND INFO shows them this way).
-const TAGGED: [&str; 22] = [
+const TAGGED: [&str; 23] = [
     "@keyspace",
     "@read",
     "@write",
@@ -58,6 +60,7 @@ const TAGGED: [&str; 22] = [
     "@transaction",
     "@scripting",
     "@document",
+    "@lock",
 ];
 
 /// A set of categories, bit `i` = `CATEGORIES[i]`.
@@ -123,6 +126,7 @@ pub fn of(spec: &CommandSpec) -> Categories {
         "scripting" | "functions" => Some("scripting"),
         // Meridian's own: `DOC.*`.
         "document" => Some("document"),
+        "lock" => Some("lock"),
         _ => None,
     };
     if let Some(g) = group {
@@ -249,6 +253,11 @@ mod tests {
         assert_eq!(cats("config"), ["@admin", "@slow", "@dangerous"]);
         assert_eq!(cats("blpop"), ["@write", "@list", "@slow", "@blocking"]);
         assert_eq!(cats("publish"), ["@pubsub", "@fast"]);
+        assert_eq!(
+            cats("lock.acquire"),
+            ["@write", "@slow", "@blocking", "@lock"]
+        );
+        assert_eq!(cats("lock.info"), ["@read", "@fast", "@lock"]);
         assert_eq!(index("READ"), Some(1));
         assert!(members(index("hash").expect("hash")).count() > 10);
         let whoami = subcommands()

@@ -16,6 +16,10 @@
 //! so one not at the head cannot take elements ahead of the woken one.
 //!
 //! Lock order: shard locks, then this registry's lock (never the reverse).
+//!
+//! The lock service keeps an instance of its own for clients waiting on
+//! leases (keyed by scope and lock name), so lock waiters and list waiters
+//! never share a queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -81,6 +85,14 @@ impl BlockingRegistry {
             waiter,
             keys,
         }
+    }
+
+    /// Clients queued on `key` (a newcomer that finds some goes behind them).
+    pub fn queued(&self, key: &[u8]) -> usize {
+        if !self.has_waiters() {
+            return 0;
+        }
+        self.queues.lock().get(key).map_or(0, VecDeque::len)
     }
 
     /// Wakes the first waiter of each key.

@@ -79,12 +79,13 @@ pub struct Engine {
     started: Instant,
     replica: Option<replica::Replica>,
     notifier: notify::Notifier,
+    locks: crate::locks::Locks,
 }
 
 impl Engine {
     /// An engine for `region` with `2^shard_bits` keyspace shards.
     pub fn new(region: RegionId, shard_bits: u32) -> Engine {
-        Engine::build(region, shard_bits, None)
+        Engine::build(region, shard_bits, None, 1)
     }
 
     /// An engine for one region of a multi-region deployment: every write is
@@ -92,14 +93,21 @@ impl Engine {
     pub fn replicated(shard_bits: u32, config: replica::ReplicaConfig) -> Engine {
         let region = config.me;
         let shards = 1usize << shard_bits;
+        let regions = config.peers.len() + 1;
         Engine::build(
             region,
             shard_bits,
             Some(replica::Replica::new(config, shards)),
+            regions,
         )
     }
 
-    fn build(region: RegionId, shard_bits: u32, replica: Option<replica::Replica>) -> Engine {
+    fn build(
+        region: RegionId,
+        shard_bits: u32,
+        replica: Option<replica::Replica>,
+        regions: usize,
+    ) -> Engine {
         let clock = Hlc::new();
         if let Some(r) = &replica {
             r.start_at(clock.now());
@@ -116,6 +124,7 @@ impl Engine {
             started: Instant::now(),
             replica,
             notifier: notify::Notifier::default(),
+            locks: crate::locks::Locks::new(region, regions),
         }
     }
 
@@ -152,6 +161,10 @@ impl Engine {
     /// Clients blocked on list keys.
     pub fn blocking(&self) -> &BlockingRegistry {
         &self.blocking
+    }
+    /// Leases and fencing tokens (LOCK.*, fenced writes).
+    pub fn locks(&self) -> &crate::locks::Locks {
+        &self.locks
     }
     /// WATCHed keys.
     pub fn watches(&self) -> &WatchRegistry {

@@ -21,6 +21,10 @@
 //! written after the sender had applied that vector — what causal stability
 //! (garbage collection) needs.
 //!
+//! Global locks' votes ([`PeerMsg::Lock`]) share the link: while a session
+//! runs, the region's lock service may queue votes and answers for this peer,
+//! and received ones go straight to it, whatever the change stream is doing.
+//!
 //! Anything unexpected from a peer ends that link (logged) and it is dialled
 //! again; the process never stops for a peer.
 
@@ -44,6 +48,8 @@ use crate::crdt::VersionVector;
 use crate::engine::Engine;
 use crate::engine::change::KeyState;
 use crate::engine::replica::{LinkState, Replica};
+use crate::locks::LockMsg;
+use crate::locks::ports::PORT_QUEUE;
 
 /// How often an idle link reports its applied vector.
 pub const STATUS_EVERY: Duration = Duration::from_millis(100);
@@ -112,6 +118,9 @@ pub enum PeerMsg {
         /// The last of the receiver's changes the sender has applied.
         ack: u64,
     },
+    /// A global lock's vote request or answer (see `crate::locks`). Sent
+    /// at any point after `Resume`, independent of the change stream.
+    Lock(LockMsg),
 }
 
 /// One other region, as configured.
@@ -291,11 +300,23 @@ async fn run_session<E: EngineRef>(
     };
     let result = async {
         sender.send(&hello).await?;
+        // Lock votes ride this link while it is up; the attachment ends
+        // with the session, so a region without a link counts as silent.
+        let (lock_tx, mut lock_rx) = mpsc::channel::<LockMsg>(PORT_QUEUE);
+        let _attached = shared.engine().locks().attach(peer, lock_tx);
+        let lock_sender = sender.clone();
+        let forward = async move {
+            while let Some(m) = lock_rx.recv().await {
+                lock_sender.send(&PeerMsg::Lock(m)).await?;
+            }
+            Ok::<(), SessionError>(())
+        };
         let send = send_loop(shared.clone(), sender, peer, resume_rx);
         let recv = recv_loop(shared.clone(), receiver, peer, resume_tx);
         tokio::select! {
             r = send => r,
             r = recv => r,
+            r = forward => r,
             _ = stop.wait_for(|s| *s) => Ok(()),
         }
     }
@@ -503,6 +524,7 @@ async fn recv_loop<E: EngineRef>(
                 acked = Some(ack);
                 report = Some(applied);
             }
+            PeerMsg::Lock(m) => engine.locks().on_message(peer, m),
         }
         if let Some(p) = replica.peer(peer) {
             let mut p = p.lock();

@@ -248,6 +248,10 @@ impl<'e> Connection<'e> {
                 if !self.wait_regions(stream, w).await? {
                     return Ok(Step::Close);
                 }
+            } else if let Flow::Lock(call) = flow {
+                if !self.await_lock(stream, *call).await? {
+                    return Ok(Step::Close);
+                }
             } else if self.out.len() >= FLUSH_AT {
                 // A pipeline of large replies is written as it goes, so one
                 // connection's pending output stays bounded by about FLUSH_AT
@@ -541,6 +545,55 @@ impl<'e> Connection<'e> {
                 _ = self.session.client.killed() => return Ok(false),
                 Ok(()) = acl_changes.changed() => {
                     // A deleted user's blocked clients close too.
+                    if !self.session.identity.refresh(&self.session.shared().acl) {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Connection<'_> {
+    /// Runs a lock command that may wait, watching the client meanwhile:
+    /// if it disconnects (or the server shuts down, or its user is deleted)
+    /// the call is dropped,
+    /// which takes it out of the lock's queue and releases a lease whose
+    /// round was under way. Returns false in that case.
+    async fn await_lock<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        call: command::locks::LockCall,
+    ) -> std::io::Result<bool> {
+        let engine = self.session.engine();
+        let _blocked = BlockedMark::new(self.session.client.clone());
+        let mut shutdown = self.session.shared().shutdown_signal();
+        let mut acl_changes = self.session.shared().acl.subscribe();
+        let call = command::locks::run(call, engine.locks());
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                answer = &mut call => {
+                    match answer {
+                        Ok(command::locks::LockReply::Int(v)) => self.out.int(v),
+                        Ok(command::locks::LockReply::Nil) => self.out.null(),
+                        Err(e) => {
+                            self.session.count_error(&e);
+                            self.out.error(&e.to_string());
+                        }
+                    }
+                    return Ok(true);
+                }
+                n = stream.read_buf(&mut self.buf) => {
+                    // Input while waiting is kept for later; EOF ends it.
+                    if n? == 0 {
+                        return Ok(false);
+                    }
+                }
+                _ = shutdown.changed() => return Ok(false),
+                Ok(()) = acl_changes.changed() => {
+                    // A deleted user's waiting clients close too, as
+                    // blocked ones do.
                     if !self.session.identity.refresh(&self.session.shared().acl) {
                         return Ok(false);
                     }

@@ -19,7 +19,8 @@ use crate::resp::frame::{self, Frame, FrameLimits};
 use crate::resp::{Proto, Reply, Request, Session};
 
 /// Commands a script may not call (Redis's `noscript` flag, by name, plus
-/// every blocking command).
+/// every blocking command, and the lock commands that wait for other
+/// regions).
 const NOT_IN_SCRIPTS: &[&str] = &[
     "acl",
     "auth",
@@ -40,6 +41,9 @@ const NOT_IN_SCRIPTS: &[&str] = &[
     "function",
     "hello",
     "latency",
+    "lock.acquire",
+    "lock.release",
+    "lock.renew",
     "module",
     "monitor",
     "multi",

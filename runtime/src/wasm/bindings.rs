@@ -12,6 +12,9 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
     exports: { default: async },
+    // Lock calls may wait for a queue turn or other regions' votes.
+    imports: { "meridian:cache/lock": async | trappable },
+    with: { "meridian:cache/lock.lease": crate::wasm::host::lock::LeaseHandle },
     additional_derives: [PartialEq],
 });
 

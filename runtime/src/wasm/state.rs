@@ -62,6 +62,11 @@ impl GuestState {
         &self.shared.engine
     }
 
+    /// The server the guest runs against.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The module's sandbox.
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox

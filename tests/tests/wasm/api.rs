@@ -27,6 +27,7 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
         "check_list",
         "check_pubsub",
         "check_document",
+        "check_lock",
     ] {
         let r: redis::RedisResult<String> = redis::cmd("FCALL").arg(f).arg(0).query(&mut c);
         assert_eq!(r.as_deref(), Ok("OK"), "{f}");
@@ -48,6 +49,14 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
     assert_eq!(d, "5");
     let none: Value = ok(&mut c, &["GET", "c:a"]);
     assert_eq!(none, Value::Nil);
+    // Guest locks are LOCK.* locks under the namespace; the one the guest
+    // forgot was released when its call ended.
+    let v: String = ok(&mut c, &["GET", "api_check:l:res"]);
+    assert_eq!(v, "one");
+    let info: Vec<Value> = ok(&mut c, &["LOCK.INFO", "api_check:l:kept"]);
+    assert_eq!(info.get(3), Some(&Value::Nil), "{info:?}");
+    let t: Option<i64> = ok(&mut c, &["LOCK.ACQUIRE", "api_check:l:local", "1000"]);
+    assert_eq!(t, Some(3));
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod hyperloglog;
 mod introspection;
 mod keys;
 mod lists;
+pub mod locks;
 mod monitor;
 mod notify;
 mod pubsub;
@@ -152,7 +153,7 @@ impl KeySpec {
 }
 
 /// What a handler asks the connection to do next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Flow {
     /// The reply is written.
     Done,
@@ -162,6 +163,11 @@ pub enum Flow {
     /// WAIT: the answer waits until enough regions have applied this
     /// region's changes. Nothing was written.
     WaitRegions(RegionWait),
+    /// A lock command that may wait (for its turn or for other regions'
+    /// votes): the connection awaits [`locks::run`] and writes its answer.
+    /// Nothing was written. Only outside MULTI and scripts (the commands
+    /// are `NO_MULTI` and refused in scripts).
+    Lock(Box<locks::LockCall>),
 }
 
 impl Flow {
@@ -173,6 +179,10 @@ impl Flow {
             Flow::Done => {}
             Flow::Block(b) => b.on_timeout.write(out),
             Flow::WaitRegions(w) => out.int(w.acked_now as i64),
+            // LOCK.* commands are NO_MULTI and refused in scripts, so they
+            // never get here; answer rather than leave the caller without
+            // a reply if that ever changes.
+            Flow::Lock(_) => out.error("ERR this lock command cannot wait here"),
         }
     }
 }
@@ -401,6 +411,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         documents::COMMANDS,
         monitor::COMMANDS,
         wait::COMMANDS,
+        locks::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);

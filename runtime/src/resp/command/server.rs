@@ -164,7 +164,7 @@ fn info_clients(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
     field(
         s,
         "blocked_clients",
-        shared.engine.blocking().blocked_clients(),
+        shared.engine.blocking().blocked_clients() + shared.engine.locks().waiting_clients(),
     );
     field(s, "tracking_clients", 0);
     field(s, "pubsub_clients", pubsub);

@@ -40,9 +40,13 @@ fn get(ctx: &mut Ctx, req: &Request) -> R {
     Ok(Flow::Done)
 }
 
+/// A fenced write's lock name and token (`FENCE lock token`).
+type Fence<'r> = Option<(&'r [u8], u64)>;
+
 /// Parses SET's options from argument 3 on.
-fn set_options(req: &Request, now_ms: u64) -> Result<SetOptions, CmdError> {
+fn set_options(req: &Request, now_ms: u64) -> Result<(SetOptions, Fence<'_>), CmdError> {
     let mut o = SetOptions::default();
+    let mut fence = None;
     let mut expiry_given = false;
     let mut i = 3;
     while i < req.len() {
@@ -63,16 +67,28 @@ fn set_options(req: &Request, now_ms: u64) -> Result<SetOptions, CmdError> {
             o.expiry = Expiry::At(deadline(a, req.arg(i + 1), now_ms, "set")?);
             expiry_given = true;
             i += 1;
+        } else if is(a, "fence") && fence.is_none() && i + 2 < req.len() {
+            fence = Some((req.arg(i + 1), args::uint(req.arg(i + 2))?));
+            i += 2;
         } else {
             return Err(CmdError::Syntax);
         }
         i += 1;
     }
-    Ok(o)
+    Ok((o, fence))
 }
 
 fn set(ctx: &mut Ctx, req: &Request) -> R {
-    let opts = set_options(req, ctx.txn.now_ms())?;
+    let (opts, fence) = set_options(req, ctx.txn.now_ms())?;
+    if let Some((lock, token)) = fence {
+        // A token older than one already seen belongs to a holder whose
+        // lease has passed on: its write must not land.
+        ctx.txn
+            .engine()
+            .locks()
+            .admit_fenced(lock, token)
+            .map_err(|e| CmdError::msg(e.to_string()))?;
+    }
     let outcome = ctx.txn.set(req.arg(1), req.arg(2), &opts)?;
     if opts.get {
         ctx.out.bulk_opt(outcome.old.as_deref());

@@ -4,13 +4,16 @@
 //! call is atomic, with the same semantics as the RESP command it mirrors),
 //! and maps engine errors to the WIT `error`.
 //!
-//! Nothing here may block on I/O or hold a shard lock after returning.
+//! Nothing here may block on I/O or hold a shard lock after returning; the
+//! `lock` interface's calls are async (they may wait for other regions) and
+//! bounded by the module's call deadline.
 
 mod cache;
 mod collections;
 mod counter;
 mod document;
 pub mod keyvalue;
+pub mod lock;
 
 use super::bindings::meridian::cache::types;
 use super::state::GuestState;
