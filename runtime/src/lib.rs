@@ -4,7 +4,8 @@
 //! [`keyspace`]; [`clock`] stamps every write. With several regions, the
 //! engine's `replica` turns each transaction into a change and merges the
 //! changes of others; [`replication`] carries them between regions, and
-//! [`local_cluster`] runs several regions in one process. [`crdt`] holds
+//! [`local_cluster`] runs several regions in one process. [`persist`]
+//! records the engine's transitions so a region survives a restart. [`crdt`] holds
 //! the delta-state CRDTs that finer-grained per-type merges will use.
 //! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
 //! against the same engine. See
@@ -20,6 +21,7 @@ pub mod crdt;
 pub mod engine;
 pub mod keyspace;
 pub mod local_cluster;
+pub mod persist;
 pub mod replication;
 pub mod resp;
 pub mod scripting;

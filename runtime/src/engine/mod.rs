@@ -34,6 +34,7 @@ pub mod replica;
 mod replicated;
 pub mod sets;
 mod settings;
+pub mod sink;
 pub mod sort;
 pub mod strings;
 mod txn;

@@ -40,6 +40,7 @@ pub async fn serve<S>(
         buf: BytesMut::with_capacity(16 * 1024),
         batch_commands: 0,
         batch_last: None,
+        unsynced: 0,
     };
     let result = conn.run(stream).await;
     if let Err(e) = result {
@@ -73,6 +74,9 @@ struct Connection<'e> {
     batch_commands: u64,
     /// Name of the last command of the batch (for CLIENT LIST).
     batch_last: Option<&'static str>,
+    /// The append-log record of the last write in the pending replies
+    /// (0: none): with `appendfsync always` they go out once it is synced.
+    unsynced: u64,
 }
 
 enum Step {
@@ -88,10 +92,7 @@ impl<'e> Connection<'e> {
             // Process everything already buffered, then flush once.
             let step = self.process_buffer(&mut stream).await?;
             self.end_batch();
-            if !self.out.is_empty() {
-                stream.write_all(self.out.bytes()).await?;
-                self.out.clear();
-            }
+            self.write_out(&mut stream).await?;
             if let Step::Close = step {
                 let _ = stream.shutdown().await;
                 return Ok(());
@@ -128,6 +129,30 @@ impl<'e> Connection<'e> {
                 }
             }
         }
+    }
+
+    /// Notes the append-log record of a write the command just made on this
+    /// thread, if any.
+    fn note_queued(&mut self) {
+        let seq = crate::persist::aof::take_last_queued();
+        self.unsynced = self.unsynced.max(seq);
+    }
+
+    /// Writes the pending replies — once the writes they acknowledge are
+    /// durable (`appendfsync always`: group commit with every other
+    /// connection's writes).
+    async fn write_out<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<()> {
+        if self.unsynced > 0 {
+            if let Some(p) = &self.session.shared().persist {
+                p.wait_durable(self.unsynced).await;
+            }
+            self.unsynced = 0;
+        }
+        if !self.out.is_empty() {
+            stream.write_all(self.out.bytes()).await?;
+            self.out.clear();
+        }
+        Ok(())
     }
 
     /// Publishes the batch's counters to the shared stats and client registry.
@@ -199,12 +224,11 @@ impl<'e> Connection<'e> {
             if self.busy_script_refuses(stream, &req).await? {
                 continue;
             }
-            if let Flow::Block(b) = self.dispatch(&req) {
+            let flow = self.dispatch(&req);
+            self.note_queued();
+            if let Flow::Block(b) = flow {
                 // Replies before the blocking command go out now.
-                if !self.out.is_empty() {
-                    stream.write_all(self.out.bytes()).await?;
-                    self.out.clear();
-                }
+                self.write_out(stream).await?;
                 if !self.block(stream, &req, b).await? {
                     return Ok(Step::Close);
                 }
@@ -212,8 +236,7 @@ impl<'e> Connection<'e> {
                 // A pipeline of large replies is written as it goes, so one
                 // connection's pending output stays bounded by about FLUSH_AT
                 // plus one reply.
-                stream.write_all(self.out.bytes()).await?;
-                self.out.clear();
+                self.write_out(stream).await?;
             }
         }
     }
@@ -230,10 +253,7 @@ impl<'e> Connection<'e> {
             return Ok(false);
         }
         // Replies already made go out before we wait.
-        if !self.out.is_empty() {
-            stream.write_all(self.out.bytes()).await?;
-            self.out.clear();
-        }
+        self.write_out(stream).await?;
         match control.wait_gate(req.arg(0), req.get(1)).await {
             None => Ok(false),
             Some(busy) => {
@@ -300,6 +320,9 @@ impl<'e> Connection<'e> {
             self.out.simple("QUEUED");
             return Flow::Done;
         }
+        // A record queued on this thread by someone else (a peer's change)
+        // is not this command's.
+        crate::persist::aof::take_last_queued();
         let started = Instant::now();
         let flow = command::execute(spec, &mut self.session, &mut self.out, req);
         let took = started.elapsed();
@@ -363,7 +386,10 @@ impl<'e> Connection<'e> {
             // not at the head of its queue must not take elements ahead of the
             // one that was woken (FIFO).
             if retry {
-                if let Flow::Done = command::execute(spec, &mut self.session, &mut self.out, req) {
+                crate::persist::aof::take_last_queued();
+                let flow = command::execute(spec, &mut self.session, &mut self.out, req);
+                self.note_queued();
+                if let Flow::Done = flow {
                     return Ok(true);
                 }
                 retry = false;

@@ -26,6 +26,7 @@ mod introspection;
 mod keys;
 mod lists;
 mod notify;
+mod persistence;
 mod pubsub;
 mod scripting;
 mod security;
@@ -345,6 +346,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
     let families: &[&'static [CommandSpec]] = &[
         connection::COMMANDS,
         server::COMMANDS,
+        persistence::COMMANDS,
         debug::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,
