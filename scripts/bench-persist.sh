@@ -12,6 +12,10 @@
 #
 #   scripts/bench-persist.sh              # 50 clients, 200k requests, 1M keys
 #   KEYS=200000 REQUESTS=100000 scripts/bench-persist.sh
+#   MERIDIAN_BIN=path/to/meridian ...     # skip the release build, use that
+#                                         # binary (numbers from a debug build
+#                                         # only show the script runs)
+#   FSYNCS=everysec RESTART=0 ...         # only the everysec throughput table
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=lib/bench-common.sh
@@ -28,9 +32,14 @@ DATA=$(mktemp -d "${TMPDIR:-/tmp}/bench-persist.XXXXXX")
 
 bench_install_redis
 
-echo "==> building meridian (release)"
-cargo build --release -q -p meridian
-BIN=$(bench_release_dir)/meridian
+if [ -n "${MERIDIAN_BIN:-}" ]; then
+  BIN=$MERIDIAN_BIN
+else
+  echo "==> building meridian (release)"
+  cargo build --release -q -p meridian
+  BIN=$(bench_release_dir)/meridian
+fi
+[ -x "$BIN" ] || bench_die "no meridian binary at $BIN"
 
 cleanup() {
   bench_cleanup
@@ -68,7 +77,7 @@ bench_machine
 echo "redis:   $(redis-server --version | awk '{print $3}')   clients=$CLIENTS requests=$REQUESTS keys=$KEYS pinning=${PIN_SERVER:+servers on cpu0, client on cpu1}"
 echo "data:    $(df -T "$DATA" | awk 'NR == 2 { print $2 }') filesystem under ${TMPDIR:-/tmp}"
 
-for FSYNC in everysec always; do
+for FSYNC in ${FSYNCS:-everysec always}; do
   echo
   echo "== 1. throughput, appendonly yes, appendfsync $FSYNC"
   rm -rf "$DATA/redis" "$DATA/meridian"
@@ -80,7 +89,9 @@ for FSYNC in everysec always; do
 done
 
 # restart_time PORT START_FN: stops nothing; starts the server with START_FN
-# and prints the seconds until DBSIZE reports $KEYS.
+# and sets ELAPSED to the seconds until DBSIZE reports $KEYS. (Not run in a
+# command substitution: the server it starts must be this shell's child,
+# tracked for cleanup, and must not hold the substitution's pipe open.)
 restart_time() {
   local port=$1 start=$2 t0 n
   t0=$(date +%s.%N)
@@ -91,8 +102,10 @@ restart_time() {
     sleep 0.05
   done
   [ "$n" = "$KEYS" ] || bench_die "port $port came back with '$n' keys, expected $KEYS"
-  awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
+  ELAPSED=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 }
+
+[ "${RESTART:-1}" = 1 ] || exit 0
 
 echo
 echo "== 2. restart with $KEYS keys (SET key:N val), appendfsync everysec"
@@ -105,8 +118,10 @@ bench_load_keys "$MERIDIAN_PORT" "$KEYS"
 sleep 1.5
 printf 'files: redis %s   meridian %s\n' "$(du -sh "$DATA/redis" | cut -f1)" "$(du -sh "$DATA/meridian" | cut -f1)"
 stop_both
-R=$(restart_time "$REDIS_PORT" start_redis)
-M=$(restart_time "$MERIDIAN_PORT" start_meridian)
+restart_time "$REDIS_PORT" start_redis
+R=$ELAPSED
+restart_time "$MERIDIAN_PORT" start_meridian
+M=$ELAPSED
 printf '%-28s redis %6ss   meridian %6ss\n' "from the log (no rewrite)" "$R" "$M"
 redis-cli -p "$REDIS_PORT" bgrewriteaof >/dev/null
 redis-cli -p "$MERIDIAN_PORT" bgrewriteaof >/dev/null
@@ -119,6 +134,8 @@ for p in "$REDIS_PORT" "$MERIDIAN_PORT"; do
 done
 printf 'files: redis %s   meridian %s\n' "$(du -sh "$DATA/redis" | cut -f1)" "$(du -sh "$DATA/meridian" | cut -f1)"
 stop_both
-R=$(restart_time "$REDIS_PORT" start_redis)
-M=$(restart_time "$MERIDIAN_PORT" start_meridian)
+restart_time "$REDIS_PORT" start_redis
+R=$ELAPSED
+restart_time "$MERIDIAN_PORT" start_meridian
+M=$ELAPSED
 printf '%-28s redis %6ss   meridian %6ss\n' "after BGREWRITEAOF" "$R" "$M"
