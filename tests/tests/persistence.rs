@@ -96,8 +96,10 @@ fn write_load(
 /// Kills a loaded server at a random point `rounds` times, restarting it on
 /// the same data each time; returns, per round, the acknowledged writes (of
 /// that round and every earlier one) missing after the restart, and how
-/// long before that kill each was acknowledged.
-fn crash_rounds(fsync: &str, rounds: usize) -> Vec<Vec<(String, Duration)>> {
+/// long before that kill each was acknowledged. With `rewrites`, another
+/// client keeps asking for BGREWRITEAOF, so kills also land while a
+/// snapshot is written, the log rotates and old segments are deleted.
+fn crash_rounds(fsync: &str, rounds: usize, rewrites: bool) -> Vec<Vec<(String, Duration)>> {
     let dir = TempDir::new("meridian-crash");
     let dir_s = dir.path().to_str().expect("utf-8 path").to_string();
     let args = [
@@ -115,12 +117,17 @@ fn crash_rounds(fsync: &str, rounds: usize) -> Vec<Vec<(String, Duration)>> {
         let server = ServerProcess::serve(&args);
         let stop = Arc::new(AtomicBool::new(false));
         let load = write_load(server.port(), &format!("r{round}:"), 4, stop.clone());
+        let rewriter = rewrites.then(|| rewrite_load(server.port(), stop.clone()));
         thread::sleep(Duration::from_millis(150 + next(&mut rng) % 700));
         let killed_at = Instant::now();
         server.kill();
         stop.store(true, Ordering::Relaxed);
         for h in load {
             all_acked.extend(h.join().expect("writer"));
+        }
+        if let Some(r) = rewriter {
+            let started = r.join().expect("rewriter");
+            assert!(started > 0, "no rewrite was started before the kill");
         }
         assert!(
             all_acked.len() > 10,
@@ -149,9 +156,34 @@ fn crash_rounds(fsync: &str, rounds: usize) -> Vec<Vec<(String, Duration)>> {
     report
 }
 
+/// Asks for BGREWRITEAOF over and over until `stop` (or the server dies);
+/// returns how many were started.
+fn rewrite_load(port: u16, stop: Arc<AtomicBool>) -> thread::JoinHandle<usize> {
+    thread::spawn(move || {
+        let mut started = 0;
+        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) else {
+            return started;
+        };
+        let Ok(mut c) = client.get_connection() else {
+            return started;
+        };
+        while !stop.load(Ordering::Relaxed) {
+            match redis::cmd("BGREWRITEAOF").query::<String>(&mut c) {
+                Ok(_) => started += 1,
+                // Gone (killed): done.
+                Err(e) if e.is_io_error() => break,
+                // Refused while one runs: ask again.
+                Err(_) => {}
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        started
+    })
+}
+
 #[test]
 fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
-    for (round, missing) in crash_rounds("always", 3).into_iter().enumerate() {
+    for (round, missing) in crash_rounds("always", 3, false).into_iter().enumerate() {
         assert!(
             missing.is_empty(),
             "round {round}: {} acknowledged writes lost, e.g. {:?}",
@@ -166,7 +198,21 @@ fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
 /// a crash of the machine can lose the last second.
 #[test]
 fn sigkill_with_appendfsync_everysec_loses_no_acknowledged_write() {
-    for (round, missing) in crash_rounds("everysec", 2).into_iter().enumerate() {
+    for (round, missing) in crash_rounds("everysec", 2, false).into_iter().enumerate() {
+        assert!(
+            missing.is_empty(),
+            "round {round}: {} acknowledged writes lost, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+    }
+}
+
+/// Kills that land during log rewrites (snapshot written, log rotated, old
+/// segments deleted) lose nothing acknowledged either.
+#[test]
+fn sigkill_during_log_rewrites_loses_no_acknowledged_write() {
+    for (round, missing) in crash_rounds("always", 3, true).into_iter().enumerate() {
         assert!(
             missing.is_empty(),
             "round {round}: {} acknowledged writes lost, e.g. {:?}",
