@@ -4,8 +4,9 @@
 //! Writers (the engine's sink, under its shard locks) only copy a framed
 //! record into an in-memory queue and get a sequence number. One writer
 //! thread drains the queue: it writes everything queued with one `write`
-//! and, per `appendfsync`, syncs — after every drain (`always`), at most
-//! once a second (`everysec`), or never (`no`, the kernel decides). A sync
+//! and, per `appendfsync`, syncs — after every drain (`always`), once a
+//! second on a syncer thread of its own so writes never wait behind it
+//! (`everysec`), or never (`no`, the kernel decides). A sync
 //! covers every record queued before it, however many clients wrote them
 //! (group commit). A client's reply waits for the write that covers its
 //! records, and with `always` for the sync ([`AppendLog::wait_durable`]).
@@ -122,6 +123,21 @@ struct Inner {
     /// segment is now the one written).
     rotated: Mutex<(u64, bool)>,
     rotated_cv: Condvar,
+    /// `everysec`: the segment the syncer thread is asked to sync.
+    sync_request: Mutex<SyncRequest>,
+    sync_cv: Condvar,
+    /// A sync was asked of the syncer and has not finished.
+    sync_busy: AtomicBool,
+    /// The syncer's last sync failed: the writer asks again (set under the
+    /// queue lock, so the writer cannot miss it).
+    sync_failed: AtomicBool,
+}
+
+/// What the syncer thread is asked to do.
+#[derive(Default)]
+struct SyncRequest {
+    file: Option<Arc<File>>,
+    stop: bool,
 }
 
 /// The append-only log (see the module docs).
@@ -179,11 +195,24 @@ impl AppendLog {
             write_ok: AtomicBool::new(true),
             rotated: Mutex::new((segment, true)),
             rotated_cv: Condvar::new(),
+            sync_request: Mutex::new(SyncRequest::default()),
+            sync_cv: Condvar::new(),
+            sync_busy: AtomicBool::new(false),
+            sync_failed: AtomicBool::new(false),
         });
+        let syncer = inner.clone();
+        let syncer = std::thread::Builder::new()
+            .name("meridian-aof-sync".into())
+            .spawn(move || syncer.run_syncer())?;
         let worker = inner.clone();
         let writer = std::thread::Builder::new()
             .name("meridian-aof".into())
-            .spawn(move || worker.run(file))?;
+            .spawn(move || {
+                worker.run(Arc::new(file));
+                worker.sync_request.lock().stop = true;
+                worker.sync_cv.notify_one();
+                let _ = syncer.join();
+            })?;
         Ok(AppendLog {
             inner,
             writer: Mutex::new(Some(writer)),
@@ -309,17 +338,62 @@ fn create_segment(dir: &Path, base: &str, n: u64) -> std::io::Result<File> {
 
 /// The open segment and how many of its bytes are whole records.
 struct Segment {
-    file: File,
+    file: Arc<File>,
     len: u64,
 }
 
+/// How often `everysec` syncs, and how soon the writer looks again when the
+/// previous background sync is still running.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+const SYNC_RECHECK: Duration = Duration::from_millis(100);
+
 impl Inner {
-    fn run(self: Arc<Self>, file: File) {
+    /// The `everysec` syncer: syncs the segment it is handed, off the
+    /// writer thread, so writes (and the replies waiting for them) never
+    /// queue behind an fsync.
+    fn run_syncer(self: Arc<Self>) {
+        loop {
+            let file = {
+                let mut r = self.sync_request.lock();
+                loop {
+                    if let Some(f) = r.file.take() {
+                        break f;
+                    }
+                    if r.stop {
+                        return;
+                    }
+                    self.sync_cv.wait(&mut r);
+                }
+            };
+            if let Err(e) = file.sync_data() {
+                if self.write_ok.swap(false, Ordering::Relaxed) {
+                    tracing::error!(error = %e, "cannot sync the append log; retrying");
+                }
+                let _q = self.queue.lock();
+                self.sync_failed.store(true, Ordering::Release);
+                self.wake.notify_one();
+            }
+            self.sync_busy.store(false, Ordering::Release);
+        }
+    }
+
+    /// Hands `file` to the syncer; false if it is still busy with the last.
+    fn sync_in_background(&self, file: &Arc<File>) -> bool {
+        if self.sync_busy.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.sync_request.lock().file = Some(file.clone());
+        self.sync_cv.notify_one();
+        true
+    }
+
+    fn run(&self, file: Arc<File>) {
         let mut seg = Segment {
             file,
             len: record::HEADER_LEN as u64,
         };
-        let mut last_sync = Instant::now();
+        // When the next sync (everysec) or retry is due.
+        let mut sync_due = Instant::now() + SYNC_EVERY;
         let mut unsynced = false;
         let mut written_seq = 0u64;
         // Bytes a failed write left to retry (already cut off the file).
@@ -328,26 +402,27 @@ impl Inner {
             let (items, seq, stop) = {
                 let mut q = self.queue.lock();
                 loop {
+                    if self.sync_failed.swap(false, Ordering::AcqRel) {
+                        unsynced = true;
+                    }
                     if !q.items.is_empty() || q.stop {
                         break;
                     }
                     let policy = AppendFsync::from_code(self.policy.load(Ordering::Relaxed));
-                    // A sync is due a second after the last attempt: the
-                    // everysec cadence, or a retry after a failed write or
-                    // sync.
+                    // A sync is due: the everysec cadence, or a retry after
+                    // a failed write or sync.
                     let retry = failed.is_some() || (unsynced && policy != AppendFsync::No);
                     if !retry {
                         q.idle = true;
                         self.wake.wait(&mut q);
                         continue;
                     }
-                    let due = last_sync + Duration::from_secs(1);
                     let now = Instant::now();
-                    if now >= due {
+                    if now >= sync_due {
                         break;
                     }
                     q.idle = true;
-                    self.wake.wait_for(&mut q, due - now);
+                    self.wake.wait_for(&mut q, sync_due - now);
                 }
                 q.idle = false;
                 (std::mem::take(&mut q.items), q.seq, q.stop)
@@ -363,12 +438,15 @@ impl Inner {
                         // records stay in the old one (the snapshot then
                         // keeps the old segments: see `Persistence`).
                         let mut done = false;
-                        if self.write(&mut seg, &pending) && self.sync(&seg) {
+                        let written = self.write(&mut seg, &pending);
+                        if written {
                             pending.clear();
+                        }
+                        if written && self.sync(&seg) {
                             match create_segment(&self.dir, &self.base, n) {
                                 Ok(f) => {
                                     seg = Segment {
-                                        file: f,
+                                        file: Arc::new(f),
                                         len: record::HEADER_LEN as u64,
                                     };
                                     self.bytes_since_rotation.store(0, Ordering::Relaxed);
@@ -393,18 +471,24 @@ impl Inner {
             } else {
                 failed = Some(pending);
             }
-            let sync_now = match policy {
-                AppendFsync::Always => true,
-                AppendFsync::Everysec => last_sync.elapsed() >= Duration::from_secs(1) || stop,
-                AppendFsync::No => stop,
-            };
-            // Without `always`, replies wait only for the write: they go
-            // out before a sync the writer makes now.
+            // Without `always`, replies wait only for the write.
             if ok && policy != AppendFsync::Always {
                 self.durable.send_replace(written_seq);
             }
-            if unsynced && (sync_now || !ok) {
-                last_sync = Instant::now();
+            let now = Instant::now();
+            if unsynced && policy == AppendFsync::Everysec && ok && !stop {
+                if now >= sync_due {
+                    if self.sync_in_background(&seg.file) {
+                        unsynced = false;
+                        sync_due = now + SYNC_EVERY;
+                    } else {
+                        // The last sync still runs (a slow disk): look again
+                        // soon rather than queue syncs up.
+                        sync_due = now + SYNC_RECHECK;
+                    }
+                }
+            } else if unsynced && (policy == AppendFsync::Always || stop || !ok) {
+                sync_due = now + SYNC_EVERY;
                 if self.sync(&seg) {
                     unsynced = false;
                 }
@@ -430,7 +514,7 @@ impl Inner {
         if bytes.is_empty() {
             return true;
         }
-        match seg.file.write_all(bytes) {
+        match (&*seg.file).write_all(bytes) {
             Ok(()) => {
                 seg.len += bytes.len() as u64;
                 self.bytes_since_rotation
@@ -443,7 +527,7 @@ impl Inner {
                     tracing::error!(error = %e, "cannot write the append log; retrying every second");
                 }
                 let _ = seg.file.set_len(seg.len);
-                let _ = seg.file.seek(SeekFrom::Start(seg.len));
+                let _ = (&*seg.file).seek(SeekFrom::Start(seg.len));
                 false
             }
         }
@@ -473,6 +557,32 @@ mod tests {
         let out = r.by_ref().map(|(t, p)| (t, p.to_vec())).collect();
         assert_eq!(r.tail(), Some(record::Tail::Clean));
         out
+    }
+
+    #[test]
+    fn with_everysec_a_record_is_in_the_file_once_its_wait_returns() {
+        let dir = std::env::temp_dir().join(format!("meridian-aof-es-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = AppendLog::open(&dir, "log", 1, AppendFsync::Everysec).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        for round in 0..3u8 {
+            let seq = (0..50u8)
+                .map(|i| log.append(1, &[round, i]))
+                .last()
+                .expect("seq");
+            rt.block_on(log.wait_durable(seq));
+            // Written (the kernel has it: a crash of the process keeps it),
+            // whether or not the once-a-second sync ran yet.
+            let got = records_in(&dir.join(segment_name("log", 1)));
+            assert_eq!(got.len(), 50 * (usize::from(round) + 1));
+            assert_eq!(got.last(), Some(&(1, vec![round, 49])));
+        }
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
