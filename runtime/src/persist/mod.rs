@@ -725,6 +725,42 @@ mod tests {
         assert_eq!(digest(&third), want);
     }
 
+    #[test]
+    fn flushall_and_expiries_come_back_as_they_were() {
+        use crate::engine::keys::{ExpireCondition, TtlState};
+        let dir = Dir::new("flush");
+        let first = engine();
+        let p = Persistence::start(config(&dir, AppendFsync::Everysec), &first).expect("start");
+        write(&first, 0, 30);
+        p.save(&first).expect("save");
+        // After the snapshot: a FLUSHALL, new keys, an expiry.
+        first.txn_all().flush().expect("flushall");
+        write(&first, 30, 40);
+        let at = crate::clock::unix_ms() + 3_600_000;
+        assert!(
+            first
+                .txn_one(b"k31")
+                .expire_at(b"k31", at, ExpireCondition::Always)
+                .expect("expire")
+        );
+        let want = digest(&first);
+        p.shutdown(&first);
+
+        let second = engine();
+        let _p2 =
+            Persistence::start(config(&dir, AppendFsync::Everysec), &second).expect("recover");
+        assert_eq!(digest(&second), want);
+        assert_eq!(
+            second.txn_one(b"k5").ttl(b"k5").expect("ttl"),
+            TtlState::Missing,
+            "flushed"
+        );
+        assert_eq!(
+            second.txn_one(b"k31").ttl(b"k31").expect("ttl"),
+            TtlState::ExpiresAt(at)
+        );
+    }
+
     /// The newest segment holding records, and its length.
     fn last_segment(dir: &Dir) -> (PathBuf, u64) {
         let mut segs = recovery::list_segments(&dir.0, "log").expect("list");
