@@ -114,6 +114,30 @@ pub struct Config {
     /// `lua-time-limit`).
     #[serde(alias = "lua-time-limit")]
     pub busy_reply_threshold: u64,
+
+    // Persistence (docs/operations.md).
+    /// Data directory for the snapshot and the append log; absent =
+    /// persistence off (the default everywhere: data is kept only where
+    /// an operator chose a directory).
+    pub dir: Option<PathBuf>,
+    /// Snapshot file name in `dir`.
+    pub dbfilename: String,
+    /// Base name of the append-log segments in `dir`.
+    pub appendfilename: String,
+    /// Keep the append-only log.
+    #[serde(deserialize_with = "de_yes_no")]
+    pub appendonly: bool,
+    /// When the log is synced: `always`, `everysec` or `no`.
+    pub appendfsync: crate::persist::AppendFsync,
+    /// Save points, Redis's `save` syntax: `"<seconds> <changes> …"`;
+    /// empty = none.
+    pub save: String,
+    /// Rewrite the log once it grew by this percentage of the last
+    /// snapshot (0 = only on BGREWRITEAOF).
+    pub auto_aof_rewrite_percentage: u64,
+    /// … and is at least this large (accepts units).
+    #[serde(deserialize_with = "de_memory")]
+    pub auto_aof_rewrite_min_size: u64,
 }
 
 /// Whether TLS clients must present a certificate signed by the CA.
@@ -222,6 +246,14 @@ impl Default for Config {
             http_port: None,
             modules: Vec::new(),
             busy_reply_threshold: crate::scripting::control::DEFAULT_BUSY_REPLY_THRESHOLD_MS,
+            dir: None,
+            dbfilename: "dump.msnap".into(),
+            appendfilename: "appendonly.maof".into(),
+            appendonly: true,
+            appendfsync: crate::persist::AppendFsync::Everysec,
+            save: "3600 1 300 100 60 10000".into(),
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
         }
     }
 }
@@ -262,6 +294,21 @@ impl Config {
             });
         }
         self.validate_security()?;
+        parse_save(&self.save).map_err(|reason| ConfigError::Invalid {
+            setting: "save",
+            reason,
+        })?;
+        for (setting, name) in [
+            ("dbfilename", &self.dbfilename),
+            ("appendfilename", &self.appendfilename),
+        ] {
+            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    reason: "must be a plain file name".into(),
+                });
+            }
+        }
         if let Some(r) = &self.replication {
             let mut ids = vec![self.region_id];
             for p in &r.peers {
@@ -320,6 +367,26 @@ impl Config {
             })
     }
 
+    /// Persistence settings, if a data directory is set and there is
+    /// something to persist (a log or save points).
+    pub fn persistence(&self) -> Option<crate::persist::PersistConfig> {
+        let dir = self.dir.clone()?;
+        let save = parse_save(&self.save).ok()?;
+        if !self.appendonly && save.is_empty() {
+            return None;
+        }
+        Some(crate::persist::PersistConfig {
+            dir,
+            dbfilename: self.dbfilename.clone(),
+            appendfilename: self.appendfilename.clone(),
+            appendonly: self.appendonly,
+            appendfsync: self.appendfsync,
+            save,
+            auto_aof_rewrite_percentage: self.auto_aof_rewrite_percentage,
+            auto_aof_rewrite_min_size: self.auto_aof_rewrite_min_size,
+        })
+    }
+
     /// The parsed eviction policy.
     pub fn eviction_policy(&self) -> Option<EvictionPolicy> {
         EvictionPolicy::from_name(&self.maxmemory_policy)
@@ -344,6 +411,41 @@ pub fn parse_memory(text: &str) -> Option<u64> {
         }
     }
     t.parse().ok()
+}
+
+/// Parses Redis's `save` value: pairs of `<seconds> <changes>`; empty or
+/// `""` = no save points.
+pub fn parse_save(text: &str) -> Result<Vec<(u64, u64)>, String> {
+    let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "\"\"").collect();
+    if !words.len().is_multiple_of(2) {
+        return Err("save points are pairs of <seconds> <changes>".into());
+    }
+    words
+        .chunks(2)
+        .map(|p| match (p[0].parse::<u64>(), p[1].parse::<u64>()) {
+            (Ok(s), Ok(c)) => Ok((s, c)),
+            _ => Err(format!("invalid save point '{} {}'", p[0], p[1])),
+        })
+        .collect()
+}
+
+fn de_yes_no<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        B(bool),
+        S(String),
+    }
+    match B::deserialize(d)? {
+        B::B(b) => Ok(b),
+        B::S(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected yes or no, not '{s}'"
+            ))),
+        },
+    }
 }
 
 fn de_memory<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -419,6 +521,30 @@ mod tests {
             assert!(c.validate().is_err(), "{bad}");
         }
         assert!(toml::from_str::<Config>("tls-auth-clients = \"maybe\"").is_err());
+    }
+
+    #[test]
+    fn persistence_settings_parse_like_redis() {
+        let c: Config = toml::from_str(
+            "dir = \"data\"\nappendonly = \"yes\"\nappendfsync = \"always\"\nsave = \"900 1 60 100\"\nauto-aof-rewrite-min-size = \"1mb\"",
+        )
+        .unwrap();
+        assert!(c.validate().is_ok());
+        let p = c.persistence().unwrap();
+        assert_eq!(p.appendfsync, crate::persist::AppendFsync::Always);
+        assert_eq!(p.save, vec![(900, 1), (60, 100)]);
+        assert_eq!(p.auto_aof_rewrite_min_size, 1024 * 1024);
+        assert!(
+            Config::default().persistence().is_none(),
+            "off without a dir"
+        );
+        let off: Config = toml::from_str("dir = \"d\"\nappendonly = false\nsave = \"\"").unwrap();
+        assert!(off.persistence().is_none());
+        for bad in ["save = \"10\"", "save = \"a b\"", "dbfilename = \"../x\""] {
+            let c: Config = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        assert!(toml::from_str::<Config>("appendfsync = \"sometimes\"").is_err());
     }
 
     #[test]

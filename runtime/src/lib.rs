@@ -4,9 +4,10 @@
 //! [`keyspace`]; [`clock`] stamps every write. With several regions, the
 //! engine's `replica` turns each transaction into a change and merges the
 //! changes of others; [`replication`] carries them between regions, and
-//! [`local_cluster`] runs several regions in one process. [`crdt`] holds
-//! the delta-state CRDTs that finer-grained per-type merges will use;
-//! [`docs`] the automerge documents `DOC.*` keys hold.
+//! [`local_cluster`] runs several regions in one process. [`persist`]
+//! records the engine's transitions so a region survives a restart.
+//! [`crdt`] holds the delta-state CRDTs that finer-grained per-type merges
+//! will use; [`docs`] the automerge documents `DOC.*` keys hold.
 //! [`locks`] grants leases with fencing tokens, in one region or by a
 //! majority of regions over the replication links.
 //! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod keyspace;
 pub mod local_cluster;
 pub mod locks;
+pub mod persist;
 pub mod replication;
 pub mod resp;
 pub mod scripting;

@@ -98,6 +98,10 @@ impl LocalCluster {
         if let Some(p) = c.http_port.filter(|&p| p != 0) {
             c.http_port = Some(p.saturating_add(i as u16));
         }
+        // Each region persists its own state, in a directory of its own.
+        if let Some(d) = &c.dir {
+            c.dir = Some(d.join(&c.region_name));
+        }
         c
     }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use meridian::config::{Config, TlsAuthClients, parse_memory};
+use meridian::persist::AppendFsync;
 use meridian::wasm::ModuleConfig;
 use tracing::{error, info, warn};
 
@@ -134,6 +135,37 @@ struct Settings {
     /// SCRIPT KILL is accepted (Redis's lua-time-limit).
     #[arg(long, alias = "lua-time-limit")]
     busy_reply_threshold: Option<u64>,
+    /// Data directory for the snapshot and append log; persistence is off
+    /// unless it is set.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Snapshot file name in the data directory.
+    #[arg(long)]
+    dbfilename: Option<String>,
+    /// Base name of the append-log segments in the data directory.
+    #[arg(long)]
+    appendfilename: Option<String>,
+    /// Keep the append-only log: yes or no.
+    #[arg(long, value_parser = yes_no_arg)]
+    appendonly: Option<bool>,
+    /// When the append log is synced: always, everysec or no.
+    #[arg(long, value_parser = appendfsync_arg)]
+    appendfsync: Option<AppendFsync>,
+    /// Save points, "<seconds> <changes> ..." ("" = none).
+    #[arg(long)]
+    save: Option<String>,
+}
+
+fn yes_no_arg(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("'{s}' is not yes or no")),
+    }
+}
+
+fn appendfsync_arg(s: &str) -> Result<AppendFsync, String> {
+    AppendFsync::from_name(s).ok_or_else(|| format!("'{s}' is not one of always, everysec, no"))
 }
 
 fn tls_auth_arg(s: &str) -> Result<TlsAuthClients, String> {
@@ -163,7 +195,12 @@ impl Settings {
             hz,
             log,
             threads,
-            busy_reply_threshold
+            busy_reply_threshold,
+            dbfilename,
+            appendfilename,
+            appendonly,
+            appendfsync,
+            save
         );
         if let Some(p) = self.metrics_port {
             c.metrics_port = Some(p);
@@ -189,6 +226,9 @@ impl Settings {
         }
         if let Some(p) = self.http_port {
             c.http_port = Some(p);
+        }
+        if let Some(d) = self.dir {
+            c.dir = Some(d);
         }
         c.modules
             .extend(self.modules.into_iter().map(ModuleConfig::new));
@@ -286,6 +326,9 @@ fn main() -> ExitCode {
                 }
                 banner.push_str(&edge_banner(s));
             }
+            if let Some(s) = servers.first() {
+                banner.push_str(&persistence_banner(s));
+            }
             banner.push_str("  Stop with Ctrl-C.\n\n");
             write_banner(&banner);
             signals.wait().await;
@@ -319,11 +362,15 @@ fn main() -> ExitCode {
                 "password required"
             };
             format!(
-                "\n  Meridian dev server ready (single region, {auth}).\n  Connect with:  redis-cli -p {}\n{tls}{metrics}{edge}  Stop with Ctrl-C.\n\n",
-                addr.port()
+                "\n  Meridian dev server ready (single region, {auth}).\n  Connect with:  redis-cli -p {}\n{tls}{metrics}{edge}{}  Stop with Ctrl-C.\n\n",
+                addr.port(),
+                persistence_banner(&server)
             )
         } else {
-            format!("meridian: serving RESP on {addr}\n{tls}{metrics}{edge}")
+            format!(
+                "meridian: serving RESP on {addr}\n{tls}{metrics}{edge}{}",
+                persistence_banner(&server).trim_start()
+            )
         };
         write_banner(&banner);
         let reloader = tokio::spawn(reload_tls_on_sighup(server.shared().clone()));
@@ -333,6 +380,22 @@ fn main() -> ExitCode {
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// One line saying where the data is kept, or that it is not.
+fn persistence_banner(server: &meridian::server::RunningServer) -> String {
+    match &server.shared().persist {
+        Some(p) => {
+            let c = p.config();
+            let log = if c.appendonly {
+                format!("append log (appendfsync {})", p.appendfsync().name())
+            } else {
+                "snapshots only".to_string()
+            };
+            format!("  Persistence: {} in {}\n", log, c.dir.display())
+        }
+        None => "  Persistence off: data lives in memory only (--dir to keep it).\n".to_string(),
+    }
 }
 
 /// Re-reads the RESP TLS files on every SIGHUP (certificate renewal).

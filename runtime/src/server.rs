@@ -179,6 +179,8 @@ pub struct Shared {
     pub wasm: crate::wasm::WasmHost,
     /// Lua scripting (EVAL, SCRIPT).
     pub scripts: crate::scripting::Scripts,
+    /// Snapshots and the append log, if persistence is on.
+    pub persist: Option<Arc<crate::persist::Persistence>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -226,6 +228,9 @@ pub enum ServerError {
         /// The bind address.
         bind: std::net::IpAddr,
     },
+    /// The persisted state could not be loaded or the log opened.
+    #[error("persistence: {0}")]
+    Persist(#[from] crate::persist::PersistError),
     /// A configured WASM module could not be loaded.
     #[error(transparent)]
     Wasm(#[from] crate::wasm::WasmError),
@@ -279,6 +284,12 @@ impl RunningServer {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        // Connections are gone: write and sync what the log holds (and the
+        // last snapshot, in snapshot-only mode).
+        if let Some(p) = self.shared.persist.clone() {
+            let shared = self.shared.clone();
+            let _ = tokio::task::spawn_blocking(move || p.shutdown(&shared.engine)).await;
         }
     }
 }
@@ -383,7 +394,18 @@ pub async fn start_with(
         _ => None,
     };
     let tls_addr = tls_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let persist_config = config.persistence();
     let engine = match &replication {
+        // Persistence records the replication layer's changes, so a single
+        // region that persists keeps replication metadata, with no peers.
+        None if persist_config.is_some() => Engine::replicated(
+            config.shard_bits,
+            ReplicaConfig {
+                me: RegionId(config.region_id),
+                peers: Vec::new(),
+                log_bytes: PEERLESS_LOG_BYTES,
+            },
+        ),
         None => Engine::new(RegionId(config.region_id), config.shard_bits),
         Some(r) => Engine::replicated(
             config.shard_bits,
@@ -405,8 +427,25 @@ pub async fn start_with(
         s.set_samples(config.maxmemory_samples);
         s.set_proto_max_bulk_len(config.proto_max_bulk_len as usize);
     }
+    let persist = match persist_config {
+        Some(pc) => {
+            info!(
+                dir = %pc.dir.display(),
+                appendonly = pc.appendonly,
+                appendfsync = pc.appendfsync.name(),
+                save = %save_points_text(&pc.save),
+                "persistence on"
+            );
+            Some(crate::persist::Persistence::start(pc, &engine)?)
+        }
+        None => {
+            info!("persistence off: the data lives in memory only (set `dir` to keep it)");
+            None
+        }
+    };
     let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared {
+        persist,
         engine,
         clients: ClientRegistry::default(),
         stats: ServerStats::default(),
@@ -425,6 +464,10 @@ pub async fn start_with(
         shutdown: rx,
     });
     shared.wasm.attach(&shared);
+    if let Some(p) = &shared.persist {
+        let weak: std::sync::Weak<dyn EngineRef> = Arc::downgrade(&shared) as _;
+        p.attach(weak);
+    }
     shared.wasm.load_configured(&shared.config.modules)?;
     let mut tasks = vec![
         tokio::spawn(accept_loop(shared.clone(), listener, None)),
@@ -471,6 +514,18 @@ pub async fn start_with(
         shutdown: tx,
         tasks,
     })
+}
+
+/// Bound of the in-memory change log of a region without peers (nobody
+/// reads it; persistence keeps its own log).
+const PEERLESS_LOG_BYTES: usize = 64 * 1024;
+
+fn save_points_text(points: &[(u64, u64)]) -> String {
+    points
+        .iter()
+        .map(|(s, c)| format!("{s} {c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How long a client may take to complete the TLS handshake.
@@ -558,6 +613,11 @@ async fn maintenance_loop(shared: Arc<Shared>) {
         tokio::select! {
             _ = tick.tick() => {
                 ticks += 1;
+                if let Some(p) = &shared.persist
+                    && ticks.is_multiple_of(hz as u64)
+                {
+                    p.tick();
+                }
                 // Replication metadata is collected about once a second.
                 if shared.engine.replica().is_some() && ticks.is_multiple_of(hz as u64) {
                     let collector = shared.clone();

@@ -814,7 +814,7 @@ impl TestCluster {
     }
 
     /// Shuts region `i` down (RESP and replication listeners close, its
-    /// links drop). Its data is gone.
+    /// links drop). Its data is gone, unless it persists (`dir`).
     pub fn stop(&self, i: usize) {
         let control = self.lock_control();
         let Some(tx) = control.as_ref() else {
@@ -831,7 +831,8 @@ impl TestCluster {
         }
     }
 
-    /// Starts stopped region `i` again, empty, on its replication port (and
+    /// Starts stopped region `i` again — empty, or with what it persisted
+    /// if the configuration sets `dir` — on its replication port (and
     /// a new RESP port), and waits until its passing links are up.
     pub fn start_region(&self, i: usize) {
         {

@@ -7,6 +7,8 @@
 //! drop, delay or cut their traffic; [`keyspace_digest`] compares servers'
 //! data through RESP. [`TestCluster`] runs several replicating regions with a
 //! proxy on every link, for partition, restart and convergence tests.
+//! [`ServerProcess`] runs the real binary as a child, for crash tests that
+//! kill it.
 
 pub mod call;
 pub mod certs;
@@ -19,6 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub mod digest;
+pub mod process;
 pub mod proxy;
 
 pub use certs::TestCerts;
@@ -26,6 +29,7 @@ pub use cluster::{PeerInfo, TestCluster};
 pub use digest::{keyspace_digest, keyspace_dump, try_keyspace_digest};
 pub use meridian::config::Config;
 pub use meridian::server::Shared;
+pub use process::{ServerProcess, TempDir, meridian_bin};
 pub use proxy::{Mode, Proxy};
 
 /// A server running in this process on a free loopback port.

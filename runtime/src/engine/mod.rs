@@ -35,6 +35,7 @@ pub mod replica;
 mod replicated;
 pub mod sets;
 mod settings;
+pub mod sink;
 pub mod sort;
 pub mod strings;
 mod txn;

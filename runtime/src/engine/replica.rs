@@ -87,6 +87,7 @@ use parking_lot::Mutex;
 
 use super::change::DeltaOp;
 use super::change::{Change, KeyOp, KeyState, WireValue, WireVersion};
+use super::sink::{ChangeSink, Transition};
 use super::txn::DeltaNote;
 use crate::clock::{RegionId, Stamp};
 use crate::crdt::VersionVector;
@@ -375,6 +376,8 @@ pub struct Replica {
     pub changes_applied: AtomicU64,
     /// Changes committed here.
     pub changes_logged: AtomicU64,
+    /// Where transitions are recorded (persistence), once set.
+    sink: std::sync::OnceLock<std::sync::Arc<dyn ChangeSink>>,
 }
 
 /// The outcome of merging into one key.
@@ -430,7 +433,40 @@ impl Replica {
             peers,
             changes_applied: AtomicU64::new(0),
             changes_logged: AtomicU64::new(0),
+            sink: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sends every later transition to `sink` (once; later calls are
+    /// ignored). Set after start-up recovery, so replayed records are not
+    /// recorded again.
+    pub fn set_sink(&self, sink: std::sync::Arc<dyn ChangeSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// The sink, if one is set.
+    pub(crate) fn sink(&self) -> Option<&dyn ChangeSink> {
+        self.sink.get().map(|s| &**s)
+    }
+
+    /// Start-up recovery begins: the records replayed are this region's own
+    /// history, so its own changes among them count as applied like any
+    /// other region's (see [`Replica::dot_applied`]).
+    pub(crate) fn begin_recovery(&self) {
+        self.own_floor.store(0, Ordering::Release);
+    }
+
+    /// Start-up recovery ended at HLC time `now`: our own changes up to our
+    /// recovered mark are back, those after it (not persisted in time) are
+    /// known only as far as peers give them back.
+    pub(crate) fn end_recovery(&self, now: Stamp) {
+        let mine = self.applied_of(self.me);
+        self.own_imported.fetch_max(mine, Ordering::AcqRel);
+        // Peers that lack some of them get a snapshot: the log does not
+        // hold them.
+        self.log.start_after(mine);
+        self.own_floor.store(now.0, Ordering::Release);
+        self.recheck_catch_up();
     }
 
     /// This region.
@@ -506,6 +542,10 @@ impl Replica {
     /// count only once a snapshot brought them back (or showed them
     /// removed): our own mark has moved past them without applying them.
     ///
+    /// With persistence, start-up recovery brings our changes back up to
+    /// our persisted mark ([`Replica::end_recovery`]); only those after it
+    /// (not yet on disk when the process died) are lost this way.
+    ///
     /// Removal records (`KeyMeta::cloud`, `flush_cloud`) are kept and
     /// pruned by this same test, so a removal of such a lost change — or a
     /// snapshot state that already holds it, like a counter a peer collapsed
@@ -579,6 +619,11 @@ impl Replica {
     /// A copy of every peer's status.
     pub fn peers(&self) -> Vec<PeerStatus> {
         self.peers.iter().map(|p| p.lock().clone()).collect()
+    }
+
+    /// How many other regions there are.
+    pub fn regions(&self) -> usize {
+        self.peers.len()
     }
 
     /// How many other regions have applied our own changes up to log
@@ -1506,9 +1551,16 @@ impl Commit<'_> {
         };
         match rmp_serde::to_vec(&change) {
             Ok(bytes) => {
-                r.log.append(change.stamp.0, Bytes::from(bytes));
+                let bytes = Bytes::from(bytes);
+                r.log.append(change.stamp.0, bytes.clone());
                 r.raise(r.me, change.stamp.0);
                 r.changes_logged.fetch_add(1, Ordering::Relaxed);
+                // After the raise: a snapshot that reads the applied vector
+                // before this record lands in its log segment has the change
+                // in its keys (see `persist`).
+                if let Some(sink) = r.sink() {
+                    sink.record(Transition::Change, &bytes);
+                }
             }
             // Only a serializer bug could get here; the write stands locally.
             Err(e) => tracing::error!(error = %e, "cannot encode a change; not replicated"),

@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::change::{Change, KeyOp, KeyState};
-use super::replica::ApplyError;
+use super::replica::{ApplyError, Replica};
+use super::sink::Transition;
 use super::txn::held_shard;
 use super::{Engine, EngineResult, Txn};
 use crate::crdt::VersionVector;
@@ -133,6 +134,12 @@ impl Engine {
             }
         }
         replica.finish_apply(change);
+        if let Some(sink) = replica.sink() {
+            match rmp_serde::to_vec(change) {
+                Ok(bytes) => sink.record(Transition::Change, &bytes),
+                Err(e) => tracing::error!(error = %e, "cannot encode a change; not persisted"),
+            }
+        }
         // Remote writes are not ours to log again.
         txn.changed.clear();
         drop(txn);
@@ -171,6 +178,8 @@ impl Engine {
         let Some(replica) = self.replica() else {
             return;
         };
+        // Encoded before the states are consumed, recorded once merged.
+        let record = replica.sink().and_then(|_| encode_or_log(&(base, &states)));
         for state in states {
             let key = blob(&state.key);
             let hash = hash_key(&key);
@@ -189,6 +198,9 @@ impl Engine {
             txn.changed.clear();
             drop(txn);
             seen.insert(key);
+        }
+        if let (Some(sink), Some(bytes)) = (replica.sink(), record) {
+            sink.record(Transition::ImportKeys, &bytes);
         }
     }
 
@@ -212,8 +224,71 @@ impl Engine {
         if let Some(max) = base.iter().map(|(_, s)| s).max() {
             self.clock().observe(crate::clock::Stamp(max));
         }
+        if let Some(sink) = replica.sink() {
+            let keys: Vec<&[u8]> = seen.iter().map(|k| &k[..]).collect();
+            let keys: Vec<&serde_bytes::Bytes> =
+                keys.into_iter().map(serde_bytes::Bytes::new).collect();
+            if let Some(bytes) = encode_or_log(&(base, keys)) {
+                sink.record(Transition::ImportEnd, &bytes);
+            }
+        }
     }
 
+    /// Start-up recovery begins: [`Engine::replay`] calls follow. Without
+    /// replication metadata there is nothing to replay into.
+    pub fn begin_recovery(&self) {
+        if let Some(r) = self.replica() {
+            r.begin_recovery();
+        }
+    }
+
+    /// Applies one recorded transition again (start-up recovery), through
+    /// the same paths that applied it the first time.
+    pub fn replay(&self, kind: Transition, bytes: &[u8]) -> Result<(), ApplyError> {
+        let decode = |e: rmp_serde::decode::Error| ApplyError::Decode(e.to_string());
+        match kind {
+            Transition::Change => self.apply_change(&Replica::decode(bytes)?),
+            Transition::ImportKeys => {
+                let (base, states): (VersionVector, Vec<KeyState>) =
+                    rmp_serde::from_slice(bytes).map_err(decode)?;
+                // Keys are only collected by ImportEnd, which names them all.
+                self.import_chunk(states, &base, &mut HashSet::new());
+                Ok(())
+            }
+            Transition::ImportEnd => {
+                let (base, keys): (VersionVector, Vec<serde_bytes::ByteBuf>) =
+                    rmp_serde::from_slice(bytes).map_err(decode)?;
+                let seen = keys.iter().map(|k| blob(k)).collect();
+                self.finish_import(&base, &seen);
+                Ok(())
+            }
+        }
+    }
+
+    /// Start-up recovery ended: our own changes up to the recovered applied
+    /// mark count as ours again (the catch-up gate asks peers only for
+    /// those after it), and the clock is past every recovered stamp.
+    pub fn end_recovery(&self) {
+        if let Some(r) = self.replica() {
+            let mine = r.applied_of(r.me());
+            self.clock().observe(crate::clock::Stamp(mine));
+            r.end_recovery(self.clock().now());
+        }
+    }
+}
+
+/// rmp-serde encoding of a record (`None`, logged, on a serializer bug).
+fn encode_or_log<T: serde::Serialize>(value: &T) -> Option<Vec<u8>> {
+    match rmp_serde::to_vec(value) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a snapshot record; not persisted");
+            None
+        }
+    }
+}
+
+impl Engine {
     /// Forgets replication metadata that no longer matters (see
     /// `Replica::collect`). Called periodically by the server.
     pub fn collect_replica_garbage(&self) {

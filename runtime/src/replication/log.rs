@@ -123,6 +123,18 @@ impl DeltaLog {
         }
     }
 
+    /// Declares every position up to `pos` not held (changes an earlier run
+    /// of the process made and persistence brought back into the keyspace,
+    /// not into this log): a reader before it is caught up by a snapshot.
+    pub fn start_after(&self, pos: u64) {
+        let mut g = self.inner.lock();
+        g.trimmed_through = g.trimmed_through.max(pos);
+        let cut = g.entries.partition_point(|(p, _)| *p <= pos);
+        for (_, b) in g.entries.drain(..cut).collect::<Vec<_>>() {
+            g.bytes -= b.len() + ENTRY_OVERHEAD;
+        }
+    }
+
     /// True if a reader at `after` can no longer be served from the log.
     pub fn fell_behind(&self, after: u64) -> bool {
         after < self.inner.lock().trimmed_through

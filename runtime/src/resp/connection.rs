@@ -45,6 +45,7 @@ pub async fn serve<S>(
         buf: BytesMut::with_capacity(16 * 1024),
         batch_commands: 0,
         batch_last: None,
+        unsynced: 0,
     };
     let result = conn.run(stream).await;
     if let Err(e) = result {
@@ -78,6 +79,9 @@ struct Connection<'e> {
     batch_commands: u64,
     /// Name of the last command of the batch (for CLIENT LIST).
     batch_last: Option<&'static str>,
+    /// The append-log record of the last write in the pending replies
+    /// (0: none): with `appendfsync always` they go out once it is synced.
+    unsynced: u64,
 }
 
 enum Step {
@@ -93,10 +97,7 @@ impl<'e> Connection<'e> {
             // Process everything already buffered, then flush once.
             let step = self.process_buffer(&mut stream).await?;
             self.end_batch();
-            if !self.out.is_empty() {
-                stream.write_all(self.out.bytes()).await?;
-                self.out.clear();
-            }
+            self.write_out(&mut stream).await?;
             if let Step::Close = step {
                 let _ = stream.shutdown().await;
                 return Ok(());
@@ -148,6 +149,30 @@ impl<'e> Connection<'e> {
                 }
             }
         }
+    }
+
+    /// Notes the append-log record of a write the command just made on this
+    /// thread, if any.
+    fn note_queued(&mut self) {
+        let seq = crate::persist::aof::take_last_queued();
+        self.unsynced = self.unsynced.max(seq);
+    }
+
+    /// Writes the pending replies — once the writes they acknowledge are
+    /// durable (`appendfsync always`: group commit with every other
+    /// connection's writes).
+    async fn write_out<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<()> {
+        if self.unsynced > 0 {
+            if let Some(p) = &self.session.shared().persist {
+                p.wait_durable(self.unsynced).await;
+            }
+            self.unsynced = 0;
+        }
+        if !self.out.is_empty() {
+            stream.write_all(self.out.bytes()).await?;
+            self.out.clear();
+        }
+        Ok(())
     }
 
     /// Publishes the batch's counters to the shared stats and client registry.
@@ -235,10 +260,10 @@ impl<'e> Connection<'e> {
                 return Ok(Step::Close);
             }
             let flow = self.dispatch(&req);
-            if !matches!(flow, Flow::Done) && !self.out.is_empty() {
+            self.note_queued();
+            if !matches!(flow, Flow::Done) {
                 // Replies before a waiting command go out now.
-                stream.write_all(self.out.bytes()).await?;
-                self.out.clear();
+                self.write_out(stream).await?;
             }
             if let Flow::Block(b) = flow {
                 if !self.block(stream, &req, b).await? {
@@ -256,8 +281,7 @@ impl<'e> Connection<'e> {
                 // A pipeline of large replies is written as it goes, so one
                 // connection's pending output stays bounded by about FLUSH_AT
                 // plus one reply.
-                stream.write_all(self.out.bytes()).await?;
-                self.out.clear();
+                self.write_out(stream).await?;
             }
         }
     }
@@ -274,10 +298,7 @@ impl<'e> Connection<'e> {
             return Ok(false);
         }
         // Replies already made go out before we wait.
-        if !self.out.is_empty() {
-            stream.write_all(self.out.bytes()).await?;
-            self.out.clear();
-        }
+        self.write_out(stream).await?;
         match control.wait_gate(req.arg(0), req.get(1)).await {
             None => Ok(false),
             Some(busy) => {
@@ -313,10 +334,7 @@ impl<'e> Connection<'e> {
         if !pause.holds(writes) {
             return Ok(true);
         }
-        if !self.out.is_empty() {
-            stream.write_all(self.out.bytes()).await?;
-            self.out.clear();
-        }
+        self.write_out(stream).await?;
         let _blocked = BlockedMark::new(self.session.client.clone());
         let mut shutdown = shared.shutdown_signal();
         let client = self.session.client.clone();
@@ -455,6 +473,9 @@ impl<'e> Connection<'e> {
             self.out.simple("QUEUED");
             return Flow::Done;
         }
+        // A record queued on this thread by someone else (a peer's change)
+        // is not this command's.
+        crate::persist::aof::take_last_queued();
         let started = Instant::now();
         let flow = command::execute(spec, &mut self.session, &mut self.out, req);
         let took = started.elapsed();
@@ -518,7 +539,10 @@ impl<'e> Connection<'e> {
             // not at the head of its queue must not take elements ahead of the
             // one that was woken (FIFO).
             if retry {
-                if let Flow::Done = command::execute(spec, &mut self.session, &mut self.out, req) {
+                crate::persist::aof::take_last_queued();
+                let flow = command::execute(spec, &mut self.session, &mut self.out, req);
+                self.note_queued();
+                if let Flow::Done = flow {
                     return Ok(true);
                 }
                 retry = false;

@@ -203,3 +203,16 @@ fn monitor_streams_other_clients_commands_with_secrets_redacted() {
         "admin commands are not shown: {seen}"
     );
 }
+
+#[test]
+fn wait_on_a_single_region_answers_zero_at_once() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let _: () = ok(&mut c, &["SET", "k", "v"]);
+    assert_eq!(ok::<i64>(&mut c, &["WAIT", "1", "0"]), 0);
+    assert_eq!(err(&mut c, &["WAIT", "1", "-1"]), "ERR timeout is negative");
+    assert_eq!(
+        err(&mut c, &["WAIT", "x", "0"]),
+        "ERR value is not an integer or out of range"
+    );
+}

@@ -29,6 +29,7 @@ mod lists;
 pub mod locks;
 mod monitor;
 mod notify;
+mod persistence;
 mod pubsub;
 mod scripting;
 mod security;
@@ -388,6 +389,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
     let families: &[&'static [CommandSpec]] = &[
         connection::COMMANDS,
         server::COMMANDS,
+        persistence::COMMANDS,
         debug::COMMANDS,
         keys::COMMANDS,
         strings::COMMANDS,

@@ -22,6 +22,7 @@ use crate::config::parse_memory;
 use crate::engine::replica::LinkState;
 use crate::engine::{glob_match, number};
 use crate::keyspace::EvictionPolicy;
+use crate::persist::AppendFsync;
 use crate::resp::{Reply, Request};
 use crate::server::Shared;
 
@@ -205,13 +206,19 @@ fn info_memory(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Meridian keeps no snapshot or log yet; the fields are those clients and
-/// exporters look for, with the values of a Redis that never saved.
+/// Redis's persistence fields (see `persist::Persistence::info_fields`);
+/// with persistence off, the values of a Redis that never saved.
 fn info_persistence(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
-    let engine = &ctx.session.shared().engine;
+    let shared = ctx.session.shared();
+    if let Some(p) = &shared.persist {
+        for (k, v) in p.info_fields() {
+            field(s, k, v);
+        }
+        return Ok(());
+    }
     let started = unix_now()
         .as_secs()
-        .saturating_sub(engine.started().elapsed().as_secs());
+        .saturating_sub(shared.engine.started().elapsed().as_secs());
     for (k, v) in [
         ("loading", "0"),
         ("async_loading", "0"),
@@ -749,7 +756,12 @@ enum Setting {
     NotifyKeyspaceEvents(u32),
     /// `busy-reply-threshold` / `lua-time-limit` in milliseconds.
     BusyReplyThreshold(u64),
-    /// Accepted and nothing to do (`save ""`, `appendonly no`).
+    /// When the append log is synced.
+    AppendFsync(AppendFsync),
+    /// `save` or `appendonly`: fixed at start-up, so only their current
+    /// value is accepted (checked against the server in `config_set`).
+    Fixed(&'static str, String),
+    /// Accepted and nothing to do.
     Nothing,
 }
 
@@ -883,23 +895,55 @@ const PARAMS: &[(&str, Getter, Option<Parser>)] = &[
     ("databases", |_| "1".into(), None),
     (
         "save",
-        |_| String::new(),
-        Some(|v| {
-            if v.trim().is_empty() {
-                Ok(Setting::Nothing)
-            } else {
-                Err("persistence is not supported".into())
-            }
-        }),
+        |s| {
+            s.persist.as_ref().map_or(String::new(), |p| {
+                p.config()
+                    .save
+                    .iter()
+                    .map(|(secs, n)| format!("{secs} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+        },
+        Some(|v| Ok(Setting::Fixed("save", v.to_string()))),
     ),
     (
         "appendonly",
-        |_| "no".into(),
+        |s| yes_no(s.persist.as_ref().is_some_and(|p| p.log().is_some())),
         Some(|v| match v.to_ascii_lowercase().as_str() {
-            "no" => Ok(Setting::Nothing),
-            "yes" => Err("persistence is not supported".into()),
+            b @ ("yes" | "no") => Ok(Setting::Fixed("appendonly", b.to_string())),
             _ => Err("argument must be 'yes' or 'no'".into()),
         }),
+    ),
+    (
+        "appendfsync",
+        |s| {
+            s.persist
+                .as_ref()
+                .map_or(s.config.appendfsync, |p| p.appendfsync())
+                .name()
+                .to_string()
+        },
+        Some(|v| {
+            AppendFsync::from_name(v)
+                .map(Setting::AppendFsync)
+                .ok_or_else(|| {
+                    "argument(s) must be one of the following: always, everysec, no".to_string()
+                })
+        }),
+    ),
+    ("dir", |s| path_shown(s.config.dir.as_deref()), None),
+    ("dbfilename", |s| s.config.dbfilename.clone(), None),
+    ("appendfilename", |s| s.config.appendfilename.clone(), None),
+    (
+        "auto-aof-rewrite-percentage",
+        |s| s.config.auto_aof_rewrite_percentage.to_string(),
+        None,
+    ),
+    (
+        "auto-aof-rewrite-min-size",
+        |s| s.config.auto_aof_rewrite_min_size.to_string(),
+        None,
     ),
 ];
 
@@ -949,7 +993,27 @@ fn apply(shared: &Shared, s: Setting) {
         Setting::LatencyThreshold(n) => shared.stats.latency.set_threshold_ms(n),
         Setting::NotifyKeyspaceEvents(f) => shared.engine.set_notify_flags(f),
         Setting::BusyReplyThreshold(n) => shared.scripts.control().set_threshold_ms(n),
-        Setting::Nothing => {}
+        Setting::AppendFsync(p) => {
+            if let Some(persist) = &shared.persist {
+                persist.set_appendfsync(p);
+            }
+        }
+        Setting::Fixed(..) | Setting::Nothing => {}
+    }
+}
+
+/// Whether `value` is what the fixed setting `name` is now (`save` points
+/// compare parsed, so spacing does not matter).
+fn fixed_matches(shared: &Shared, name: &str, value: &str) -> bool {
+    let Some((_, get, _)) = PARAMS.iter().find(|(n, _, _)| *n == name) else {
+        return false;
+    };
+    let now = get(shared);
+    match name {
+        "save" => {
+            crate::config::parse_save(value).is_ok_and(|v| Ok(v) == crate::config::parse_save(&now))
+        }
+        _ => now.eq_ignore_ascii_case(value),
     }
 }
 
@@ -1022,6 +1086,17 @@ fn config_set(ctx: &mut Ctx, req: &Request) -> R {
             "ERR CONFIG SET failed (possibly related to argument 'requirepass') - {}",
             crate::acl::AclError::WouldOpen
         )));
+    }
+    for s in &parsed {
+        if let Setting::Fixed(name, value) = s
+            && !fixed_matches(shared, name, value)
+        {
+            return Err(CmdError::msg(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - \
+                 persistence is configured at start-up (config file or flags); \
+                 only the current value is accepted"
+            )));
+        }
     }
     for s in parsed {
         apply(shared, s);
@@ -1192,8 +1267,11 @@ mod tests {
             "argument couldn't be parsed into an integer"
         );
         assert!(parse("maxmemory-policy", "ALLKEYS-LRU").is_ok());
-        assert!(parse("save", "").is_ok());
-        assert!(parse("appendonly", "yes").is_err());
+        assert!(parse("appendfsync", "ALWAYS").is_ok());
+        assert_eq!(
+            parse("appendfsync", "sometimes").unwrap_err(),
+            "argument(s) must be one of the following: always, everysec, no"
+        );
     }
 
     #[test]

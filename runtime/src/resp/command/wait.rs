@@ -22,7 +22,7 @@ fn wait(ctx: &mut Ctx, req: &Request) -> Result<Flow, CmdError> {
     if timeout < 0 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
-    let Some(replica) = ctx.session.engine().replica() else {
+    let Some(replica) = ctx.session.engine().replica().filter(|r| r.regions() > 0) else {
         // A single region has no one to wait for.
         ctx.out.int(0);
         return Ok(Flow::Done);
