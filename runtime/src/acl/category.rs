@@ -98,7 +98,9 @@ pub fn index(name: &str) -> Option<usize> {
 const KEYSPACE_EXTRA: &[&str] = &["dbsize", "flushall", "flushdb", "keys", "randomkey", "scan"];
 
 /// Commands Redis marks `@dangerous` without being administrative.
-const DANGEROUS_EXTRA: &[&str] = &["flushall", "flushdb", "keys", "info", "sort"];
+const DANGEROUS_EXTRA: &[&str] = &[
+    "flushall", "flushdb", "keys", "info", "sort", "sort_ro", "restore", "lastsave",
+];
 
 /// The categories of `spec`.
 pub fn of(spec: &CommandSpec) -> Categories {

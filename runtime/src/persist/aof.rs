@@ -168,6 +168,12 @@ pub fn take_last_queued() -> u64 {
     LAST_QUEUED.with(|c| c.replace(0))
 }
 
+/// Counts the record `seq`, queued by another thread working for this one
+/// (a WASM plugin thread), as queued by this thread.
+pub fn adopt_queued(seq: u64) {
+    LAST_QUEUED.with(|c| c.set(c.get().max(seq)));
+}
+
 impl AppendLog {
     /// Opens segment `segment` of `base` in `dir` (created, or cut to its
     /// header if it exists) and starts the writer thread.

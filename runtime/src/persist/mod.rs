@@ -761,6 +761,72 @@ mod tests {
         );
     }
 
+    fn info(p: &Persistence, field: &str) -> String {
+        p.info_fields()
+            .into_iter()
+            .find(|(k, _)| *k == field)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+
+    /// Polls until no snapshot job runs (no time limit: a hang fails the
+    /// test run, not a clock).
+    fn wait_idle(p: &Persistence) {
+        while p.job_running() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_save_point_and_a_grown_log_start_background_jobs() {
+        let dir = Dir::new("auto");
+        let engine: Arc<Engine> = Arc::new(engine());
+        let mut c = config(&dir, AppendFsync::Everysec);
+        // Save after 0 s once 5 changes were made.
+        c.save = vec![(0, 5)];
+        let p = Persistence::start(c, &engine).expect("start");
+        let weak: Weak<dyn EngineRef> = Arc::downgrade(&engine) as _;
+        p.attach(weak);
+        write(&engine, 0, 2);
+        p.tick();
+        wait_idle(&p);
+        assert_eq!(info(&p, "rdb_saves"), "0", "4 changes: not yet");
+        write(&engine, 2, 3);
+        p.tick();
+        wait_idle(&p);
+        assert_eq!(info(&p, "rdb_saves"), "1");
+        assert_eq!(info(&p, "rdb_changes_since_last_save"), "0");
+        assert!(dir.0.join("dump.msnap").exists());
+        p.shutdown(&engine);
+
+        // The log outgrew the snapshot: an automatic rewrite.
+        let second: Arc<Engine> = Arc::new(super::tests::engine());
+        let mut c = config(&dir, AppendFsync::Everysec);
+        c.auto_aof_rewrite_percentage = 100;
+        c.auto_aof_rewrite_min_size = 1;
+        let p = Persistence::start(c, &second).expect("recover");
+        let weak: Weak<dyn EngineRef> = Arc::downgrade(&second) as _;
+        p.attach(weak);
+        // Records reach the file through the writer thread: wait until the
+        // log is larger than the snapshot, then tick.
+        let base: u64 = info(&p, "aof_base_size").parse().expect("base");
+        let mut i = 3;
+        while info(&p, "aof_current_size").parse::<u64>().expect("size") <= base {
+            write(&second, i, i + 50);
+            i += 50;
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        p.tick();
+        wait_idle(&p);
+        assert_eq!(info(&p, "aof_rewrites"), "1");
+        assert_eq!(info(&p, "aof_last_bgrewrite_status"), "ok");
+        let want = digest(&second);
+        p.shutdown(&second);
+        let third = super::tests::engine();
+        let _p = Persistence::start(config(&dir, AppendFsync::Everysec), &third).expect("recover");
+        assert_eq!(digest(&third), want);
+    }
+
     /// The newest segment holding records, and its length.
     fn last_segment(dir: &Dir) -> (PathBuf, u64) {
         let mut segs = recovery::list_segments(&dir.0, "log").expect("list");

@@ -128,7 +128,11 @@ impl PluginRunner {
     {
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(Box::new(move |rt| {
-            let _ = tx.send(rt.block_on(work()));
+            // Append-log records the call queues are the caller's: its
+            // reply waits for them (see `persist::aof::take_last_queued`).
+            crate::persist::aof::take_last_queued();
+            let answer = rt.block_on(work());
+            let _ = tx.send((answer, crate::persist::aof::take_last_queued()));
         }))?;
         let wait_for_answer = || {
             rx.recv_timeout(wait)
@@ -139,11 +143,13 @@ impl PluginRunner {
         // only its own connection.
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread {
+        let (answer, queued) = if multi_thread {
             tokio::task::block_in_place(wait_for_answer)
         } else {
             wait_for_answer()
-        }
+        }?;
+        crate::persist::aof::adopt_queued(queued);
+        Ok(answer)
     }
 
     /// Runs the library's `describe` export (FUNCTION LOAD).

@@ -116,3 +116,31 @@ fn function_list_delete_and_redis_error_lines() {
     assert!(line(&e).contains("not a plugin"), "{e}");
     let _ = q::<Value>(&mut c, &["PING"]).unwrap();
 }
+
+/// A plugin's writes go through the same log as any write: with a data
+/// directory they are back after a restart (the library itself is loaded
+/// again from the configuration, not from the log).
+#[test]
+fn fcall_writes_come_back_after_a_restart_with_persistence() {
+    let dir = meridian_tests::TempDir::new("meridian-fcall");
+    let start = || {
+        let d = dir.path().to_path_buf();
+        TestServer::start_with(move |c| {
+            c.dir = Some(d);
+            c.appendfsync = meridian::persist::AppendFsync::Always;
+        })
+    };
+    let s = start();
+    let mut c = s.conn();
+    assert_eq!(load(&mut c, &wasm("leaderboard")).unwrap(), "leaderboard");
+    ok::<f64>(&mut c, &["FCALL", "lb_add", "1", "games", "ann", "10"]);
+    ok::<f64>(&mut c, &["FCALL", "lb_add", "1", "games", "bob", "25"]);
+    drop(c);
+    drop(s);
+    let s = start();
+    let mut c = s.conn();
+    let ann: f64 = ok(&mut c, &["ZSCORE", "leaderboard:games", "ann"]);
+    assert_eq!(ann, 10.0);
+    let n: i64 = ok(&mut c, &["ZCARD", "leaderboard:games"]);
+    assert_eq!(n, 2);
+}
