@@ -139,18 +139,22 @@ impl CommandSet {
         let specs = table().all();
         let mut fake = CommandSet::sized(self.all_future);
         let mut rules = vec![if self.all_future { "+@all" } else { "-@all" }.to_string()];
+        let allow = !self.all_future;
         for (ci, name) in CATEGORIES.iter().enumerate() {
-            let (mut on, mut off) = (0usize, 0usize);
+            // A category rule is worth writing when it puts right more of its
+            // members (as rebuilt so far) than it puts wrong: so `+@all -@admin`
+            // does not grow a `-@dangerous` and exceptions for the dangerous
+            // commands that are not administrative.
+            let (mut fixes, mut breaks) = (0usize, 0usize);
             for i in category::members(ci) {
-                if self.get(i) {
-                    on += 1;
-                } else {
-                    off += 1;
+                let (want, now) = (self.get(i), fake.get(i));
+                if want != now && want == allow {
+                    fixes += 1;
+                } else if want == now && want != allow {
+                    breaks += 1;
                 }
             }
-            let change = if self.all_future { off > on } else { on > off };
-            if change {
-                let allow = !self.all_future;
+            if fixes > breaks {
                 rules.push(format!("{}@{name}", if allow { '+' } else { '-' }));
                 fake.apply_category(ci, allow);
             }
