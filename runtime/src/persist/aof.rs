@@ -2,14 +2,23 @@
 //! segment files `<appendfilename>.<n>` in the data directory.
 //!
 //! Writers (the engine's sink, under its shard locks) only copy a framed
-//! record into an in-memory queue and get a sequence number. One writer
-//! thread drains the queue: it writes everything queued with one `write`
-//! and, per `appendfsync`, syncs — after every drain (`always`), once a
-//! second on a syncer thread of its own so writes never wait behind it
-//! (`everysec`), or never (`no`, the kernel decides). A sync
-//! covers every record queued before it, however many clients wrote them
-//! (group commit). A client's reply waits for the write that covers its
-//! records, and with `always` for the sync ([`AppendLog::wait_durable`]).
+//! record into an in-memory queue and get a sequence number. The queue is
+//! drained with one `write` for everything in it, and per `appendfsync`
+//! synced — after every drain (`always`), once a second on a syncer thread
+//! of its own so writes never wait behind it (`everysec`), or never (`no`,
+//! the kernel decides). A sync covers every record queued before it,
+//! however many clients wrote them (group commit). A client's reply waits
+//! for the write that covers its records, and with `always` for the sync
+//! ([`AppendLog::wait_durable`]).
+//!
+//! Who drains: with `everysec` and `no`, a waiting client lets the other
+//! ready connections queue their records first, then writes the whole queue
+//! itself — as Redis writes its log once per event-loop turn — so a reply
+//! costs no hand-off to another thread and back. The writer thread drains
+//! what nobody else did, and alone carries out `always`, rotations, retries
+//! after a failed write and the everysec cadence. Whoever drains holds the
+//! writer state lock while it takes records from the queue and writes them,
+//! so records reach the file in sequence order.
 //!
 //! A snapshot [`AppendLog::rotate`]s the log: later records go to a new
 //! segment, so the snapshot plus the segments from that one on hold every
@@ -104,13 +113,32 @@ struct Queue {
     segment: u64,
     /// The writer is waiting for work.
     idle: bool,
+    /// When the queue last went from empty to holding records.
+    filled_at: Option<Instant>,
     stop: bool,
+}
+
+/// What draining the queue needs; locked by whoever drains (lock order:
+/// this, then the queue).
+struct WriterState {
+    seg: Segment,
+    /// Sequence number of the last record written.
+    written_seq: u64,
+    /// Bytes a failed write left to retry (already cut off the file).
+    failed: Option<Vec<u8>>,
 }
 
 struct Inner {
     dir: PathBuf,
     base: String,
     queue: Mutex<Queue>,
+    state: Mutex<WriterState>,
+    /// Written since the last sync (set under the queue lock, so the writer
+    /// thread cannot miss it when it decides how long to sleep).
+    unsynced: AtomicBool,
+    /// A write failed and waits in `WriterState::failed` for the writer
+    /// thread's retry (set under the queue lock, as `unsynced`).
+    failed_pending: AtomicBool,
     wake: Condvar,
     policy: AtomicU8,
     /// Sequence number of the last record synced (`always`) or written
@@ -192,8 +220,19 @@ impl AppendLog {
                 seq: 0,
                 segment,
                 idle: false,
+                filled_at: None,
                 stop: false,
             }),
+            state: Mutex::new(WriterState {
+                seg: Segment {
+                    file: Arc::new(file),
+                    len: record::HEADER_LEN as u64,
+                },
+                written_seq: 0,
+                failed: None,
+            }),
+            unsynced: AtomicBool::new(false),
+            failed_pending: AtomicBool::new(false),
             wake: Condvar::new(),
             policy: AtomicU8::new(policy.code()),
             durable: watch::Sender::new(0),
@@ -214,7 +253,7 @@ impl AppendLog {
         let writer = std::thread::Builder::new()
             .name("meridian-aof".into())
             .spawn(move || {
-                worker.run(Arc::new(file));
+                worker.run();
                 worker.sync_request.lock().stop = true;
                 worker.sync_cv.notify_one();
                 let _ = syncer.join();
@@ -228,6 +267,9 @@ impl AppendLog {
     /// Queues one record; returns its sequence number.
     pub fn append(&self, tag: u8, payload: &[u8]) -> u64 {
         let mut q = self.inner.queue.lock();
+        if q.items.is_empty() {
+            q.filled_at = Some(Instant::now());
+        }
         if !matches!(q.items.last(), Some(Item::Data(_))) {
             q.items.push(Item::Data(Vec::with_capacity(4096)));
         }
@@ -236,8 +278,14 @@ impl AppendLog {
         }
         q.seq += 1;
         let seq = q.seq;
-        let wake = q.idle;
-        q.idle = false;
+        // Without `always`, the client waiting for this record writes it
+        // itself (see the module docs); the writer thread only picks up
+        // records nobody waits for, on its own rounds. Waking it for every
+        // record would cost a thread switch per reply.
+        let wake = q.idle && self.policy() == AppendFsync::Always;
+        if wake {
+            q.idle = false;
+        }
         drop(q);
         if wake {
             self.inner.wake.notify_one();
@@ -283,8 +331,16 @@ impl AppendLog {
     /// a crash of the process) with `everysec` and `no`, as Redis writes
     /// its log before it replies.
     pub async fn wait_durable(&self, seq: u64) {
-        if seq == 0 {
+        if seq == 0 || *self.inner.durable.borrow() >= seq {
             return;
+        }
+        if self.policy() != AppendFsync::Always {
+            // Let the other ready connections queue their records, then
+            // write them all from here (see the module docs).
+            tokio::task::yield_now().await;
+            if *self.inner.durable.borrow() < seq {
+                self.inner.drain_here();
+            }
         }
         let mut rx = self.inner.durable.subscribe();
         let _ = rx.wait_for(|d| *d >= seq).await;
@@ -352,8 +408,71 @@ struct Segment {
 /// previous background sync is still running.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 const SYNC_RECHECK: Duration = Duration::from_millis(100);
+/// Without `always`, how long records may wait in the queue for a client
+/// to drain them before the writer thread writes them (records of changes
+/// from other regions and other writes no reply waits for).
+const ORPHAN_AFTER: Duration = Duration::from_millis(5);
 
 impl Inner {
+    /// Writes what is queued from the calling thread (`everysec`, `no`),
+    /// unless another thread is draining right now (its write covers ours or
+    /// it will drain again) or a rotation, retry or shutdown is pending: the
+    /// writer thread does those.
+    fn drain_here(&self) {
+        let Some(mut st) = self.state.try_lock() else {
+            return;
+        };
+        if self.failed_pending.load(Ordering::Acquire) {
+            return;
+        }
+        let (items, seq) = {
+            let mut q = self.queue.lock();
+            if q.stop || q.items.iter().any(|i| matches!(i, Item::Rotate(_))) {
+                return;
+            }
+            (std::mem::take(&mut q.items), q.seq)
+        };
+        let mut pending = Vec::new();
+        for item in items {
+            if let Item::Data(bytes) = item {
+                if pending.is_empty() {
+                    pending = bytes;
+                } else {
+                    pending.extend_from_slice(&bytes);
+                }
+            }
+        }
+        let had_data = !pending.is_empty();
+        let ok = self.write(&mut st.seg, &pending);
+        if ok {
+            st.written_seq = seq;
+            // Under the state lock, so `durable` never goes back.
+            if self.policy.load(Ordering::Relaxed) != AppendFsync::Always.code() {
+                self.durable.send_replace(seq);
+            }
+        } else {
+            st.failed = Some(pending);
+        }
+        if had_data {
+            // Tell the writer thread, still under the state lock so no
+            // other drain writes ahead of a failed write's retry: a sync is
+            // now due in a second, or a retry.
+            // Only a change of what the writer sleeps on wakes it: once
+            // unsynced, it already sleeps until the sync is due.
+            let q = self.queue.lock();
+            let changed = if ok {
+                !self.unsynced.swap(true, Ordering::AcqRel)
+            } else {
+                !self.failed_pending.swap(true, Ordering::AcqRel)
+            };
+            let idle = q.idle;
+            drop(q);
+            if idle && changed {
+                self.wake.notify_one();
+            }
+        }
+    }
+
     /// The `everysec` syncer: syncs the segment it is handed, off the
     /// writer thread, so writes (and the replies waiting for them) never
     /// queue behind an fsync.
@@ -393,34 +512,45 @@ impl Inner {
         true
     }
 
-    fn run(&self, file: Arc<File>) {
-        let mut seg = Segment {
-            file,
-            len: record::HEADER_LEN as u64,
-        };
+    fn run(&self) {
         // When the next sync (everysec) or retry is due.
         let mut sync_due = Instant::now() + SYNC_EVERY;
-        let mut unsynced = false;
-        let mut written_seq = 0u64;
-        // Bytes a failed write left to retry (already cut off the file).
-        let mut failed: Option<Vec<u8>> = None;
         loop {
-            let (items, seq, stop) = {
+            let stop = {
                 let mut q = self.queue.lock();
                 loop {
                     if self.sync_failed.swap(false, Ordering::AcqRel) {
-                        unsynced = true;
-                    }
-                    if !q.items.is_empty() || q.stop {
-                        break;
+                        self.unsynced.store(true, Ordering::Release);
                     }
                     let policy = AppendFsync::from_code(self.policy.load(Ordering::Relaxed));
+                    if q.stop
+                        || (!q.items.is_empty()
+                            && (policy == AppendFsync::Always
+                                || q.items.iter().any(|i| matches!(i, Item::Rotate(_)))
+                                || q.filled_at.is_none_or(|t| t.elapsed() >= ORPHAN_AFTER)))
+                    {
+                        break;
+                    }
+                    if !q.items.is_empty() {
+                        // Records a client will drain itself, most likely:
+                        // look again once they would count as orphans.
+                        q.idle = true;
+                        self.wake.wait_for(&mut q, ORPHAN_AFTER);
+                        continue;
+                    }
                     // A sync is due: the everysec cadence, or a retry after
                     // a failed write or sync.
-                    let retry = failed.is_some() || (unsynced && policy != AppendFsync::No);
+                    let unsynced = self.unsynced.load(Ordering::Acquire);
+                    let retry = self.failed_pending.load(Ordering::Acquire)
+                        || (unsynced && policy != AppendFsync::No);
                     if !retry {
                         q.idle = true;
-                        self.wake.wait(&mut q);
+                        if policy == AppendFsync::Always {
+                            self.wake.wait(&mut q);
+                        } else {
+                            // Nobody wakes us for records without `always`.
+                            self.wake.wait_for(&mut q, ORPHAN_AFTER);
+                        }
                         continue;
                     }
                     let now = Instant::now();
@@ -431,10 +561,20 @@ impl Inner {
                     self.wake.wait_for(&mut q, sync_due - now);
                 }
                 q.idle = false;
-                (std::mem::take(&mut q.items), q.seq, q.stop)
+                q.stop
             };
+            // The state lock first, then the records (see the module docs).
+            let mut guard = self.state.lock();
+            let st = &mut *guard;
+            let (items, seq) = {
+                let mut q = self.queue.lock();
+                self.failed_pending.store(false, Ordering::Release);
+                (std::mem::take(&mut q.items), q.seq)
+            };
+            let seg = &mut st.seg;
+            let mut unsynced = self.unsynced.load(Ordering::Acquire);
             let policy = AppendFsync::from_code(self.policy.load(Ordering::Relaxed));
-            let mut pending = failed.take().unwrap_or_default();
+            let mut pending = st.failed.take().unwrap_or_default();
             for item in items {
                 match item {
                     Item::Data(bytes) => pending.extend_from_slice(&bytes),
@@ -444,14 +584,14 @@ impl Inner {
                         // records stay in the old one (the snapshot then
                         // keeps the old segments: see `Persistence`).
                         let mut done = false;
-                        let written = self.write(&mut seg, &pending);
+                        let written = self.write(seg, &pending);
                         if written {
                             pending.clear();
                         }
-                        if written && self.sync(&seg) {
+                        if written && self.sync(seg) {
                             match create_segment(&self.dir, &self.base, n) {
                                 Ok(f) => {
-                                    seg = Segment {
+                                    *seg = Segment {
                                         file: Arc::new(f),
                                         len: record::HEADER_LEN as u64,
                                     };
@@ -470,13 +610,15 @@ impl Inner {
                     }
                 }
             }
-            let ok = self.write(&mut seg, &pending);
+            let ok = self.write(seg, &pending);
             if ok {
-                written_seq = seq;
+                st.written_seq = seq;
                 unsynced |= !pending.is_empty();
             } else {
-                failed = Some(pending);
+                st.failed = Some(pending);
+                self.failed_pending.store(true, Ordering::Release);
             }
+            let written_seq = st.written_seq;
             // Without `always`, replies wait only for the write.
             if ok && policy != AppendFsync::Always {
                 self.durable.send_replace(written_seq);
@@ -495,15 +637,16 @@ impl Inner {
                 }
             } else if unsynced && (policy == AppendFsync::Always || stop || !ok) {
                 sync_due = now + SYNC_EVERY;
-                if self.sync(&seg) {
+                if self.sync(seg) {
                     unsynced = false;
                 }
             }
+            self.unsynced.store(unsynced, Ordering::Release);
             if ok && !unsynced {
                 self.durable.send_replace(written_seq);
             }
             if stop {
-                if failed.is_some() || unsynced {
+                if st.failed.is_some() || unsynced {
                     tracing::error!("append log not fully written at shutdown");
                 }
                 // Nobody waits for a rotation that will not come.
@@ -586,6 +729,61 @@ mod tests {
             let got = records_in(&dir.join(segment_name("log", 1)));
             assert_eq!(got.len(), 50 * (usize::from(round) + 1));
             assert_eq!(got.last(), Some(&(1, vec![round, 49])));
+        }
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn records_nobody_waits_for_are_written_by_the_writer_thread() {
+        let dir = std::env::temp_dir().join(format!("meridian-aof-orphan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = AppendLog::open(&dir, "log", 1, AppendFsync::Everysec).expect("open");
+        log.append(1, b"orphan");
+        let path = dir.join(segment_name("log", 1));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while records_in(&path).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(records_in(&path), vec![(1, b"orphan".to_vec())]);
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn clients_draining_the_queue_themselves_keep_every_record_in_order() {
+        let dir = std::env::temp_dir().join(format!("meridian-aof-drain-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = Arc::new(AppendLog::open(&dir, "log", 1, AppendFsync::No).expect("open"));
+        let threads: Vec<_> = (0..4u8)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .expect("runtime");
+                    for i in 0..500u16 {
+                        let [a, b] = i.to_be_bytes();
+                        let seq = log.append(t, &[a, b]);
+                        rt.block_on(log.wait_durable(seq));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let got = records_in(&dir.join(segment_name("log", 1)));
+        assert_eq!(got.len(), 4 * 500);
+        for t in 0..4u8 {
+            let mine: Vec<u16> = got
+                .iter()
+                .filter(|(tag, _)| *tag == t)
+                .map(|(_, p)| u16::from_be_bytes([p[0], p[1]]))
+                .collect();
+            assert_eq!(mine, (0..500).collect::<Vec<_>>(), "thread {t}'s records");
         }
         log.close();
         let _ = std::fs::remove_dir_all(&dir);
