@@ -109,6 +109,9 @@ pub struct Config {
     pub http_port: Option<u16>,
     /// WASM modules loaded at start (`[[modules]]`).
     pub modules: Vec<crate::wasm::ModuleConfig>,
+    /// Plugin functions called for messages on matching channels
+    /// (`[[triggers]]`).
+    pub triggers: Vec<crate::wasm::TriggerConfig>,
     /// Milliseconds a Lua script runs before other clients get BUSY and
     /// SCRIPT KILL is accepted (Redis's `busy-reply-threshold`, alias
     /// `lua-time-limit`).
@@ -245,6 +248,7 @@ impl Default for Config {
             admin_token: None,
             http_port: None,
             modules: Vec::new(),
+            triggers: Vec::new(),
             busy_reply_threshold: crate::scripting::control::DEFAULT_BUSY_REPLY_THRESHOLD_MS,
             dir: None,
             dbfilename: "dump.msnap".into(),

@@ -469,6 +469,7 @@ pub async fn start_with(
         p.attach(weak);
     }
     shared.wasm.load_configured(&shared.config.modules)?;
+    crate::wasm::trigger::start(&shared, &shared.config.triggers)?;
     let mut tasks = vec![
         tokio::spawn(accept_loop(shared.clone(), listener, None)),
         tokio::spawn(maintenance_loop(shared.clone())),

@@ -429,6 +429,7 @@ impl Plugin for ApiCheck {
         Function::write("check_document"),
         Function::write("check_lock"),
         Function::write("publish"),
+        Function::write("on_message"),
         Function::write("bench_get"),
     ];
 
@@ -452,6 +453,17 @@ impl Plugin for ApiCheck {
                     std::hint::black_box(ok("get", cache::get("bench:k"))?);
                 }
                 return Ok(Reply::Integer(i64::from(n)));
+            }
+            // A pub/sub trigger: `[channel, payload]` appended to `msgs`.
+            "on_message" => {
+                let [channel, payload] = args.as_slice() else {
+                    return Err("on_message takes a channel and a payload".into());
+                };
+                let mut entry = channel.clone();
+                entry.push(b'=');
+                entry.extend_from_slice(payload);
+                ok("push", list::push("msgs", End::Back, &[entry.as_slice()]))?;
+                Ok(())
             }
             "publish" => {
                 let n = ok(

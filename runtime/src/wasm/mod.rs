@@ -18,6 +18,7 @@
 //!   route) and their counters;
 //! - [`plugin`]: running library functions for FCALL on dedicated threads;
 //! - [`http`]: the edge HTTP trigger (hyper + wasmtime-wasi-http);
+//! - [`trigger`]: pub/sub triggers, plugin functions called per message;
 //! - [`config`]: the `[[modules]]` settings.
 //!
 //! This module must not parse RESP: the FUNCTION/FCALL commands live in
@@ -32,12 +33,14 @@ pub mod registry;
 pub mod runtime;
 pub mod sandbox;
 pub mod state;
+pub mod trigger;
 
 use std::sync::{Arc, OnceLock, Weak};
 
 pub use config::ModuleConfig;
 pub use registry::{EdgeModule, Library, LoadError, Registry};
 pub use sandbox::Sandbox;
+pub use trigger::TriggerConfig;
 
 use crate::server::Shared;
 
@@ -47,6 +50,14 @@ pub enum WasmError {
     /// wasmtime refused its configuration.
     #[error("wasm engine: {0}")]
     Engine(String),
+    /// A trigger's thread could not start.
+    #[error("trigger on {channel}: {reason}")]
+    Trigger {
+        /// The trigger's channel pattern.
+        channel: String,
+        /// Why.
+        reason: String,
+    },
     /// A configured module could not be read or loaded.
     #[error("module {path}: {reason}")]
     Module {

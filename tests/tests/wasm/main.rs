@@ -9,3 +9,4 @@ mod edge;
 mod guests;
 mod hostile;
 mod plugins;
+mod triggers;
