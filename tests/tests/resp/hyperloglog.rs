@@ -33,6 +33,21 @@ fn counts_match_redis_for_the_same_elements() {
 }
 
 #[test]
+fn a_million_distinct_elements_count_within_two_percent() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let n = 1_000_000;
+    pfadd_range(&mut c, "big", n);
+    let count = pfcount(&mut c, &["big"]);
+    let error = (count as f64 - n as f64).abs() / n as f64;
+    assert!(
+        error < 0.02,
+        "{count} for {n} distinct elements ({:.2}%)",
+        error * 100.0
+    );
+}
+
+#[test]
 fn pfadd_reports_changes_and_pfmerge_unions() {
     let s = TestServer::start();
     let mut c = s.conn();
