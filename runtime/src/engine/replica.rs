@@ -934,6 +934,19 @@ impl Replica {
             }
             return Merged::default();
         }
+        if !removed
+            && !promote
+            && meta.derived
+            && let Some(i) = index
+            && self.merge_doc_changes_in_place(shard, i, &meta, &added)
+        {
+            meta.siblings.extend(added);
+            metas.insert(blob(key), meta);
+            return Merged {
+                changed: true,
+                list: false,
+            };
+        }
         removed = removed || promote || !added.is_empty();
 
         if meta.has_deltas() || added.iter().any(|v| v.delta.is_some()) {
@@ -1070,6 +1083,61 @@ impl Replica {
             metas.insert(blob(key), meta);
         }
         merged
+    }
+
+    /// Merges `added`, if it is nothing but document changes, into the
+    /// document a derived view shows at `index`, in place: automerge's
+    /// merge is commutative and idempotent, so this equals rebuilding the
+    /// view from its base with every pending change ([`derived_view`]),
+    /// without merging all of them again on every edit that arrives. Only
+    /// when the view has a plain base version (whose expiry it keeps) and
+    /// nothing else changes. Returns false, touching nothing, otherwise.
+    fn merge_doc_changes_in_place(
+        &self,
+        shard: &mut Shard,
+        index: usize,
+        meta: &KeyMeta,
+        added: &[Version],
+    ) -> bool {
+        let only_doc_changes = !added.is_empty()
+            && added.iter().all(|v| {
+                v.delta.as_ref().is_some_and(|ops| {
+                    !ops.is_empty() && ops.iter().all(|op| matches!(op, DeltaOp::DocChange(_)))
+                })
+            });
+        if !only_doc_changes || !meta.siblings.iter().any(|v| v.delta.is_none()) {
+            return false;
+        }
+        let Some(mut e) = shard.entry_mut(index) else {
+            return false;
+        };
+        let newest = added
+            .iter()
+            .map(|v| (v.stamp, v.region))
+            .max()
+            .filter(|&(s, r)| (s, r) > (e.stamp, e.region));
+        let Value::Doc(doc) = &mut e.value else {
+            return false;
+        };
+        let changes = added
+            .iter()
+            .flat_map(|v| v.delta.iter().flatten())
+            .filter_map(|op| match op {
+                DeltaOp::DocChange(c) => Some(&c[..]),
+                _ => None,
+            });
+        let bad = doc.merge_changes(changes);
+        if bad > 0 {
+            tracing::warn!(
+                bad,
+                "document changes that could not be applied were skipped"
+            );
+        }
+        if let Some((stamp, region)) = newest {
+            e.stamp = stamp;
+            e.region = region;
+        }
+        true
     }
 
     /// The merge for a key with increments (see the module docs): every
