@@ -220,48 +220,22 @@ fn info(ctx: &mut Ctx, req: &Request) -> R {
     Ok(Flow::Done)
 }
 
-macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, $h:expr, $summary:literal) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: KeySpec::FIRST,
-            handler: $h,
-            group: "lock",
-            summary: $summary,
-        }
-    };
-}
-
 /// The lock commands.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "lock.acquire",
-        -3,
-        WRITE | BLOCKING | NO_MULTI,
-        acquire,
-        "Acquires a lease on a lock (local or global) and returns its fencing token; nil if it stays held."
+    CommandSpec::new("lock.acquire", -3, WRITE | BLOCKING | NO_MULTI, KeySpec::FIRST, acquire).doc(
+        "lock",
+        "Acquires a lease on a lock (local or global) and returns its fencing token; nil if it stays held.",
     ),
-    cmd!(
-        "lock.renew",
-        -4,
-        WRITE | NO_MULTI,
-        renew,
-        "Extends a lease still held with the given token. Returns 1, or 0 if it is not held."
+    CommandSpec::new("lock.renew", -4, WRITE | NO_MULTI, KeySpec::FIRST, renew).doc(
+        "lock",
+        "Extends a lease still held with the given token. Returns 1, or 0 if it is not held.",
     ),
-    cmd!(
-        "lock.release",
-        -3,
-        WRITE | NO_MULTI,
-        release,
-        "Releases the lease held with the given token. Returns 1, or 0 if it was not held."
+    CommandSpec::new("lock.release", -3, WRITE | NO_MULTI, KeySpec::FIRST, release).doc(
+        "lock",
+        "Releases the lease held with the given token. Returns 1, or 0 if it was not held.",
     ),
-    cmd!(
-        "lock.info",
-        -2,
-        READONLY | FAST,
-        info,
-        "Returns what this region knows about a lock: live token, remaining ttl, last token, fence token, waiters."
+    CommandSpec::new("lock.info", -2, READONLY | FAST, KeySpec::FIRST, info).doc(
+        "lock",
+        "Returns what this region knows about a lock: live token, remaining ttl, last token, fence token, waiters.",
     ),
 ];

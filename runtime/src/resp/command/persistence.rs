@@ -100,48 +100,25 @@ fn bgrewriteaof(ctx: &mut Ctx, _req: &Request) -> R {
     Ok(Flow::Done)
 }
 
-macro_rules! cmd {
-    ($name:literal, $arity:expr, $flags:expr, $h:expr, $summary:literal) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            flags: $flags,
-            keys: KeySpec::None,
-            handler: $h,
-            group: "server",
-            summary: $summary,
-        }
-    };
-}
-
 /// The persistence commands.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd!(
-        "save",
-        1,
-        ADMIN | NO_MULTI,
-        save,
-        "Synchronously saves the database(s) to disk."
+    CommandSpec::new("save", 1, ADMIN | NO_MULTI, KeySpec::None, save)
+        .doc("server", "Synchronously saves the database(s) to disk."),
+    CommandSpec::new("bgsave", -1, ADMIN | NO_MULTI, KeySpec::None, bgsave)
+        .doc("server", "Asynchronously saves the database(s) to disk."),
+    CommandSpec::new("lastsave", 1, FAST, KeySpec::None, lastsave).doc(
+        "server",
+        "Returns the Unix timestamp of the last successful save to disk.",
     ),
-    cmd!(
-        "bgsave",
-        -1,
-        ADMIN | NO_MULTI,
-        bgsave,
-        "Asynchronously saves the database(s) to disk."
-    ),
-    cmd!(
-        "lastsave",
-        1,
-        FAST,
-        lastsave,
-        "Returns the Unix timestamp of the last successful save to disk."
-    ),
-    cmd!(
+    CommandSpec::new(
         "bgrewriteaof",
         1,
         ADMIN | NO_MULTI,
+        KeySpec::None,
         bgrewriteaof,
-        "Asynchronously rewrites the append-only file to disk."
+    )
+    .doc(
+        "server",
+        "Asynchronously rewrites the append-only file to disk.",
     ),
 ];
