@@ -42,44 +42,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 bench_pin
 
-# Links of the region on PORT in state up.
-links_up() {
-  redis-cli -p "$1" info replication | tr -d '\r' | awk '/^region[0-9]+:/ && /state=up/ { n++ } END { print n + 0 }'
-}
-
-# Largest ops_lag over the links of the region on PORT.
-max_ops_lag() {
-  redis-cli -p "$1" info replication | tr -d '\r' \
-    | awk -F'ops_lag=' 'NF > 1 { split($2, a, ","); if (a[1] + 0 > m) m = a[1] + 0 } END { print m + 0 }'
-}
-
-# start_cluster N: `meridian dev --regions N`; sets CLUSTER_PID and PORTS.
-start_cluster() {
-  local n=$1 log port _ p
-  log=$TMP/meridian-$n.log
-  port=$(bench_free_port "$BASE_PORT")
-  $PIN_SERVER "$BIN" dev --regions "$n" --port "$port" --threads "$THREADS" --log warn >"$log" 2>&1 &
-  CLUSTER_PID=$!
-  bench_track "$CLUSTER_PID"
-  PORTS=()
-  for _ in $(seq 300); do
-    mapfile -t PORTS < <(grep -o 'redis-cli -p [0-9]*' "$log" | awk '{ print $3 }')
-    [ "${#PORTS[@]}" -ge "$n" ] && break
-    kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$log" >&2; bench_die "meridian dev exited during start-up"; }
-    sleep 0.1
-  done
-  [ "${#PORTS[@]}" -eq "$n" ] || { cat "$log" >&2; bench_die "no banner with $n ports"; }
-  bench_wait_ping "${PORTS[@]}"
-  [ "$n" -gt 1 ] || return 0
-  for p in "${PORTS[@]}"; do
-    for _ in $(seq 300); do
-      [ "$(links_up "$p")" -eq $((n - 1)) ] && continue 2
-      sleep 0.1
-    done
-    bench_die "region on port $p never had every link up"
-  done
-}
-
 # KEYS documents doc:000000000000… and hashes h:000000000000… on PORT.
 load() {
   awk -v n="$KEYS" 'BEGIN {
@@ -127,18 +89,18 @@ bench_machine
 echo "clients=$CLIENTS requests=$REQUESTS documents=$KEYS server threads=$THREADS"
 printf '%-9s %-14s %-3s %12s %10s\n' cluster test P rps p99_ms
 
-start_cluster 1
+bench_start_cluster 1
 load "${PORTS[0]}"
 run_table "${PORTS[0]}" 1-region
 bench_stop "$CLUSTER_PID"
 
-start_cluster 3
+bench_start_cluster 3
 load "${PORTS[0]}"
 run_table "${PORTS[0]}" 3-region
 # Every edit was made in region 1; the others must end with the same data.
 for _ in $(seq 600); do
   lag=0
-  for p in "${PORTS[@]}"; do lag=$((lag + $(max_ops_lag "$p"))); done
+  for p in "${PORTS[@]}"; do lag=$((lag + $(bench_max_ops_lag "$p"))); done
   [ "$lag" -eq 0 ] && break
   sleep 0.1
 done

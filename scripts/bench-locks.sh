@@ -45,48 +45,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 bench_pin
 
-# start_cluster N: `meridian dev --regions N` on free ports; sets CLUSTER_PID
-# and PORTS (RESP ports, from the banner) and waits until every region
-# answers and has its replication links up.
-start_cluster() {
-  local n=$1 log port _ p
-  log=$TMP/meridian-$n.log
-  port=$(bench_free_port "$BASE_PORT")
-  $PIN_SERVER "$BIN" dev --regions "$n" --port "$port" --threads "$THREADS" --log warn >"$log" 2>&1 &
-  CLUSTER_PID=$!
-  bench_track "$CLUSTER_PID"
-  PORTS=()
-  for _ in $(seq 300); do
-    mapfile -t PORTS < <(grep -o 'redis-cli -p [0-9]*' "$log" | awk '{ print $3 }')
-    [ "${#PORTS[@]}" -ge "$n" ] && break
-    kill -0 "$CLUSTER_PID" 2>/dev/null || { cat "$log" >&2; bench_die "meridian dev exited during start-up"; }
-    sleep 0.1
-  done
-  [ "${#PORTS[@]}" -eq "$n" ] || { cat "$log" >&2; bench_die "no banner with $n ports"; }
-  bench_wait_ping "${PORTS[@]}"
-  [ "$n" -gt 1 ] || return 0
-  for p in "${PORTS[@]}"; do
-    for _ in $(seq 300); do
-      up=$(redis-cli -p "$p" info replication | tr -d '\r' | awk '/^region[0-9]+:/ && /state=up/ { n++ } END { print n + 0 }')
-      [ "$up" -eq $((n - 1)) ] && continue 2
-      sleep 0.1
-    done
-    bench_die "region on port $p has $up of $((n - 1)) links up after 30 s"
-  done
-}
-
 load() {
   $PIN_CLIENT "$LOADGEN" --n "$N" --warmup "$WARMUP" --ttl "$TTL" --names "$NAMES" "$@" | tee -a "$TMP/results"
 }
 
 bench_machine
 echo "==> local locks, 1 region"
-start_cluster 1
+bench_start_cluster 1
 load --port "${PORTS[0]}"
 bench_stop "$CLUSTER_PID"
 
 echo "==> global locks, 3 regions (asking region 1)"
-start_cluster 3
+bench_start_cluster 3
 load --port "${PORTS[0]}" --global
 bench_stop "$CLUSTER_PID"
 

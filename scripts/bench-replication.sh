@@ -58,17 +58,6 @@ bench_pin
 
 # --- helpers ---------------------------------------------------------------
 
-# Largest ops_lag over the links of the region on PORT (0 without links).
-max_ops_lag() {
-  redis-cli -p "$1" info replication | tr -d '\r' \
-    | awk -F'ops_lag=' 'NF > 1 { split($2, a, ","); if (a[1] + 0 > m) m = a[1] + 0 } END { print m + 0 }'
-}
-
-# Links of the region on PORT in state up.
-links_up() {
-  redis-cli -p "$1" info replication | tr -d '\r' | awk '/^region[0-9]+:/ && /state=up/ { n++ } END { print n + 0 }'
-}
-
 # Sum of a per-link INFO replication field (e.g. snapshots_in) on PORT.
 link_sum() {
   redis-cli -p "$1" info replication | tr -d '\r' \
@@ -85,38 +74,6 @@ sum_info() {
   echo "$s"
 }
 
-# start_cluster N: `meridian dev --regions N` on free ports; sets CLUSTER_PID
-# and PORTS (RESP ports, read from the banner) and waits for every link.
-start_cluster() {
-  local n=$1 log port _
-  log=$TMP/meridian-$n-$RANDOM.log
-  port=$(bench_free_port "$BASE_PORT")
-  $PIN_SERVER "$BIN" dev --regions "$n" --port "$port" --threads "$THREADS" --log warn >"$log" 2>&1 &
-  CLUSTER_PID=$!
-  bench_track "$CLUSTER_PID"
-  PORTS=()
-  for _ in $(seq 300); do
-    mapfile -t PORTS < <(grep -o 'redis-cli -p [0-9]*' "$log" | awk '{ print $3 }')
-    [ "${#PORTS[@]}" -ge "$n" ] && break
-    if ! kill -0 "$CLUSTER_PID" 2>/dev/null; then
-      cat "$log" >&2
-      bench_die "meridian dev --regions $n exited during start-up"
-    fi
-    sleep 0.1
-  done
-  [ "${#PORTS[@]}" -eq "$n" ] || { cat "$log" >&2; bench_die "meridian dev --regions $n printed no banner with $n ports"; }
-  bench_wait_ping "${PORTS[@]}"
-  [ "$n" -gt 1 ] || return 0
-  local p
-  for p in "${PORTS[@]}"; do
-    for _ in $(seq 300); do
-      [ "$(links_up "$p")" -eq $((n - 1)) ] && continue 2
-      sleep 0.1
-    done
-    bench_die "region on port $p has $(links_up "$p") of $((n - 1)) replication links up after 30 s"
-  done
-}
-
 stop_cluster() {
   bench_stop "$CLUSTER_PID"
 }
@@ -127,7 +84,7 @@ wait_replicated() {
   while :; do
     ok=1
     for p in "${PORTS[@]}"; do
-      if [ "$(redis-cli -p "$p" dbsize)" != "$1" ] || [ "$(max_ops_lag "$p")" != 0 ]; then
+      if [ "$(redis-cli -p "$p" dbsize)" != "$1" ] || [ "$(bench_max_ops_lag "$p")" != 0 ]; then
         ok=0
         break
       fi
@@ -153,7 +110,7 @@ REDIS_PORT=$(bench_free_port "${REDIS_PORT:-17379}")
 bench_start_redis "$REDIS_PORT"
 bench_wait_ping "$REDIS_PORT"
 echo "==> starting meridian dev --regions $REGIONS"
-start_cluster "$REGIONS"
+bench_start_cluster "$REGIONS"
 
 echo
 bench_machine
@@ -180,7 +137,7 @@ stop_cluster
 echo
 
 echo "== 3. memory per key at rest ($KEYS keys, SET key:N val into region 1)"
-start_cluster "$REGIONS"
+bench_start_cluster "$REGIONS"
 sleep 0.5
 M3_BASE=$(bench_used_memory "${PORTS[0]}")
 T0=$(now_ms)
@@ -203,7 +160,7 @@ echo "   repl_pending_keys (all regions): $PENDING_SYNCED when replicated, $PEND
 echo "   used_memory $M3_BASE -> $M3_AFTER (one process, $REGIONS copies of every key); repl_log_bytes in all: $LOG_BYTES"
 stop_cluster
 
-start_cluster 1
+bench_start_cluster 1
 sleep 0.5
 M1_BASE=$(bench_used_memory "${PORTS[0]}")
 bench_load_keys "${PORTS[0]}" "$KEYS"

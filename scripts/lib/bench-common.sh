@@ -95,6 +95,51 @@ bench_wait_ping() {
   done
 }
 
+# Replication links of the region on PORT in state up.
+bench_links_up() {
+  redis-cli -p "$1" info replication | tr -d '\r' | awk '/^region[0-9]+:/ && /state=up/ { n++ } END { print n + 0 }'
+}
+
+# Largest ops_lag over the links of the region on PORT (0 without links).
+bench_max_ops_lag() {
+  redis-cli -p "$1" info replication | tr -d '\r' \
+    | awk -F'ops_lag=' 'NF > 1 { split($2, a, ","); if (a[1] + 0 > m) m = a[1] + 0 } END { print m + 0 }'
+}
+
+# bench_start_cluster N: `$BIN dev --regions N` (pinned like the servers,
+# `$THREADS` workers, RESP ports from the first free one from `$BASE_PORT`,
+# its log in `$TMP`); sets CLUSTER_PID and PORTS (the RESP ports, read from
+# the banner) and waits until every region answers and has all its
+# replication links up.
+bench_start_cluster() {
+  local n=$1 log port _ p
+  log=$TMP/meridian-$n-$RANDOM.log
+  port=$(bench_free_port "$BASE_PORT")
+  $PIN_SERVER "$BIN" dev --regions "$n" --port "$port" --threads "$THREADS" --log warn >"$log" 2>&1 &
+  CLUSTER_PID=$!
+  bench_track "$CLUSTER_PID"
+  PORTS=()
+  for _ in $(seq 300); do
+    mapfile -t PORTS < <(grep -o 'redis-cli -p [0-9]*' "$log" | awk '{ print $3 }')
+    [ "${#PORTS[@]}" -ge "$n" ] && break
+    if ! kill -0 "$CLUSTER_PID" 2>/dev/null; then
+      cat "$log" >&2
+      bench_die "meridian dev --regions $n exited during start-up"
+    fi
+    sleep 0.1
+  done
+  [ "${#PORTS[@]}" -eq "$n" ] || { cat "$log" >&2; bench_die "meridian dev --regions $n printed no banner with $n ports"; }
+  bench_wait_ping "${PORTS[@]}"
+  [ "$n" -gt 1 ] || return 0
+  for p in "${PORTS[@]}"; do
+    for _ in $(seq 300); do
+      [ "$(bench_links_up "$p")" -eq $((n - 1)) ] && continue 2
+      sleep 0.1
+    done
+    bench_die "region on port $p has $(bench_links_up "$p") of $((n - 1)) replication links up after 30 s"
+  done
+}
+
 # Starts redis-server on PORT (no persistence), pinned like the servers;
 # sets REDIS_PID.
 bench_start_redis() {
