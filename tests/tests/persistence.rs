@@ -181,9 +181,9 @@ fn rewrite_load(port: u16, stop: Arc<AtomicBool>) -> thread::JoinHandle<usize> {
     })
 }
 
-#[test]
-fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
-    for (round, missing) in crash_rounds("always", 3, false).into_iter().enumerate() {
+/// Fails naming the first crash round that lost acknowledged writes.
+fn assert_nothing_lost(rounds: Vec<Vec<(String, Duration)>>) {
+    for (round, missing) in rounds.into_iter().enumerate() {
         assert!(
             missing.is_empty(),
             "round {round}: {} acknowledged writes lost, e.g. {:?}",
@@ -191,6 +191,11 @@ fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
             &missing[..missing.len().min(5)]
         );
     }
+}
+
+#[test]
+fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
+    assert_nothing_lost(crash_rounds("always", 3, false));
 }
 
 /// `everysec` replies once the kernel has the write (it syncs only once a
@@ -198,28 +203,14 @@ fn sigkill_with_appendfsync_always_loses_no_acknowledged_write() {
 /// a crash of the machine can lose the last second.
 #[test]
 fn sigkill_with_appendfsync_everysec_loses_no_acknowledged_write() {
-    for (round, missing) in crash_rounds("everysec", 2, false).into_iter().enumerate() {
-        assert!(
-            missing.is_empty(),
-            "round {round}: {} acknowledged writes lost, e.g. {:?}",
-            missing.len(),
-            &missing[..missing.len().min(5)]
-        );
-    }
+    assert_nothing_lost(crash_rounds("everysec", 2, false));
 }
 
 /// Kills that land during log rewrites (snapshot written, log rotated, old
 /// segments deleted) lose nothing acknowledged either.
 #[test]
 fn sigkill_during_log_rewrites_loses_no_acknowledged_write() {
-    for (round, missing) in crash_rounds("always", 3, true).into_iter().enumerate() {
-        assert!(
-            missing.is_empty(),
-            "round {round}: {} acknowledged writes lost, e.g. {:?}",
-            missing.len(),
-            &missing[..missing.len().min(5)]
-        );
-    }
+    assert_nothing_lost(crash_rounds("always", 3, true));
 }
 
 /// The newest append-log segment in `dir`.
