@@ -208,11 +208,6 @@ impl ClientRegistry {
         self.clients.lock().values().cloned().collect()
     }
 
-    /// The client with id `id`, if connected.
-    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
-        self.clients.lock().get(&id).cloned()
-    }
-
     /// Number of connected clients.
     pub fn len(&self) -> usize {
         self.clients.lock().len()

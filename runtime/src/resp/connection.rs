@@ -336,18 +336,13 @@ impl<'e> Connection<'e> {
         }
         self.write_out(stream).await?;
         let _blocked = BlockedMark::new(self.session.client.clone());
-        let mut shutdown = shared.shutdown_signal();
-        let client = self.session.client.clone();
         while pause.holds(writes) {
-            tokio::select! {
-                _ = pause.changed_or_ended() => {}
-                n = stream.read_buf(&mut self.buf) => {
-                    if n? == 0 {
-                        return Ok(false);
-                    }
-                }
-                _ = client.killed() => return Ok(false),
-                _ = shutdown.changed() => return Ok(false),
+            if self
+                .wait_watching(stream, pause.changed_or_ended())
+                .await?
+                .is_none()
+            {
+                return Ok(false);
             }
         }
         Ok(true)
@@ -392,23 +387,18 @@ impl<'e> Connection<'e> {
             .timeout
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let _blocked = BlockedMark::new(self.session.client.clone());
-        let mut shutdown = self.session.shared().shutdown_signal();
-        let client = self.session.client.clone();
         loop {
             let acked = replica.regions_acked(w.position);
             if acked >= w.regions || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 self.out.int(acked as i64);
                 return Ok(true);
             }
-            tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
-                n = stream.read_buf(&mut self.buf) => {
-                    if n? == 0 {
-                        return Ok(false);
-                    }
-                }
-                _ = client.killed() => return Ok(false),
-                _ = shutdown.changed() => return Ok(false),
+            if self
+                .wait_watching(stream, tokio::time::sleep(POLL))
+                .await?
+                .is_none()
+            {
+                return Ok(false);
             }
         }
     }
@@ -529,48 +519,74 @@ impl<'e> Connection<'e> {
         let deadline = blocked
             .timeout
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
-        let mut shutdown = self.session.shared().shutdown_signal();
-        let mut acl_changes = self.session.shared().acl.subscribe();
-        // Retry first: a push may have landed between the first attempt and
-        // our registration (it saw no waiter, so it signalled nobody).
-        let mut retry = true;
+        // Try first: a push may have landed between the first attempt and
+        // our registration (it saw no waiter, so it signalled nobody). Then
+        // try again only when signalled, not on input (`wait_watching` keeps
+        // that for later): a waiter that is not at the head of its queue
+        // must not take elements ahead of the one that was woken (FIFO).
         loop {
-            // Retry only when signalled, not on every input: a waiter that is
-            // not at the head of its queue must not take elements ahead of the
-            // one that was woken (FIFO).
-            if retry {
-                crate::persist::aof::take_last_queued();
-                let flow = command::execute(spec, &mut self.session, &mut self.out, req);
-                self.note_queued();
-                if let Flow::Done = flow {
-                    return Ok(true);
-                }
-                retry = false;
+            crate::persist::aof::take_last_queued();
+            let flow = command::execute(spec, &mut self.session, &mut self.out, req);
+            self.note_queued();
+            if let Flow::Done = flow {
+                return Ok(true);
             }
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
+            // Woken (true) or timed out (false).
+            let woken = async {
+                let sleep = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = handle.wait() => true,
+                    _ = sleep => false,
                 }
             };
-            tokio::select! {
-                _ = handle.wait() => retry = true,
-                _ = sleep => {
+            match self.wait_watching(stream, woken).await? {
+                Some(true) => {}
+                Some(false) => {
                     blocked.on_timeout.write(&mut self.out);
                     return Ok(true);
                 }
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// Waits for `event` as every waiting command does (a blocking pop,
+    /// WAIT, a CLIENT PAUSE, a lock queue): what the client sends meanwhile
+    /// is kept for after; its EOF, CLIENT KILL, server shutdown and the
+    /// deletion of its ACL user (Redis disconnects such clients) end the
+    /// wait. `None`: the connection must close.
+    async fn wait_watching<S: AsyncRead + Unpin, T>(
+        &mut self,
+        stream: &mut S,
+        event: impl std::future::Future<Output = T>,
+    ) -> std::io::Result<Option<T>> {
+        let shared = self.session.shared();
+        let mut shutdown = shared.shutdown_signal();
+        let mut acl_changes = shared.acl.subscribe();
+        let client = self.session.client.clone();
+        // A change made before we subscribed (while the command ran).
+        if !self.session.identity.refresh(&shared.acl) {
+            return Ok(None);
+        }
+        tokio::pin!(event);
+        loop {
+            tokio::select! {
+                v = &mut event => return Ok(Some(v)),
                 n = stream.read_buf(&mut self.buf) => {
-                    // Input while blocked is kept for after the wake-up; EOF ends it.
                     if n? == 0 {
-                        return Ok(false);
+                        return Ok(None);
                     }
                 }
-                _ = shutdown.changed() => return Ok(false),
-                _ = self.session.client.killed() => return Ok(false),
+                _ = client.killed() => return Ok(None),
+                _ = shutdown.changed() => return Ok(None),
                 Ok(()) = acl_changes.changed() => {
-                    // A deleted user's blocked clients close too.
-                    if !self.session.identity.refresh(&self.session.shared().acl) {
-                        return Ok(false);
+                    if !self.session.identity.refresh(&shared.acl) {
+                        return Ok(None);
                     }
                 }
             }
@@ -580,9 +596,8 @@ impl<'e> Connection<'e> {
 
 impl Connection<'_> {
     /// Runs a lock command that may wait, watching the client meanwhile:
-    /// if it disconnects (or the server shuts down, or its user is deleted)
-    /// the call is dropped,
-    /// which takes it out of the lock's queue and releases a lease whose
+    /// if it disconnects (or is killed, or the server shuts down, or its
+    /// user is deleted) the call is dropped, which takes it out of the lock's queue and releases a lease whose
     /// round was under way. Returns false in that case.
     async fn await_lock<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
@@ -591,39 +606,17 @@ impl Connection<'_> {
     ) -> std::io::Result<bool> {
         let engine = self.session.engine();
         let _blocked = BlockedMark::new(self.session.client.clone());
-        let mut shutdown = self.session.shared().shutdown_signal();
-        let mut acl_changes = self.session.shared().acl.subscribe();
         let call = command::locks::run(call, engine.locks());
-        tokio::pin!(call);
-        loop {
-            tokio::select! {
-                answer = &mut call => {
-                    match answer {
-                        Ok(command::locks::LockReply::Int(v)) => self.out.int(v),
-                        Ok(command::locks::LockReply::Nil) => self.out.null(),
-                        Err(e) => {
-                            self.session.count_error(&e);
-                            self.out.error(&e.to_string());
-                        }
-                    }
-                    return Ok(true);
-                }
-                n = stream.read_buf(&mut self.buf) => {
-                    // Input while waiting is kept for later; EOF ends it.
-                    if n? == 0 {
-                        return Ok(false);
-                    }
-                }
-                _ = shutdown.changed() => return Ok(false),
-                Ok(()) = acl_changes.changed() => {
-                    // A deleted user's waiting clients close too, as
-                    // blocked ones do.
-                    if !self.session.identity.refresh(&self.session.shared().acl) {
-                        return Ok(false);
-                    }
-                }
+        match self.wait_watching(stream, call).await? {
+            Some(Ok(command::locks::LockReply::Int(v))) => self.out.int(v),
+            Some(Ok(command::locks::LockReply::Nil)) => self.out.null(),
+            Some(Err(e)) => {
+                self.session.count_error(&e);
+                self.out.error(&e.to_string());
             }
+            None => return Ok(false),
         }
+        Ok(true)
     }
 }
 
