@@ -3,7 +3,8 @@
 //! systems and scripts that compare regions.
 //!
 //! Off unless `metrics-port` is set; it binds the same address as RESP
-//! (loopback by default). With `admin-token` set, every path but `/healthz`
+//! (loopback by default). `/healthz` (alive) and `/readyz` (taking writes)
+//! are open to probes; with `admin-token` set, every other path
 //! requires `Authorization: Bearer <token>`; the server refuses to serve it
 //! beyond loopback without one. It only reads: nothing here changes data, and
 //! it must never hold a shard lock longer than one shard's digest takes.
@@ -61,9 +62,18 @@ fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
 }
 
 fn route(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    if req.uri().path() == "/healthz" {
-        // Liveness probes carry no credentials and learn nothing else.
-        return text(StatusCode::OK, "ok\n".into());
+    match req.uri().path() {
+        // Probes carry no credentials and learn nothing else.
+        "/healthz" => return text(StatusCode::OK, "ok\n".into()),
+        // Ready once the region takes writes: a region restarted empty is
+        // not, until its peers gave back what it had acknowledged.
+        "/readyz" => {
+            return match shared.engine.check_writable() {
+                Ok(()) => text(StatusCode::OK, "ready\n".into()),
+                Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+            };
+        }
+        _ => {}
     }
     if !authorized(shared, &req) {
         let mut r = text(
@@ -380,6 +390,11 @@ mod tests {
         let server = crate::server::start(config).await.expect("start");
         let addr = server.metrics_addr().expect("admin endpoint enabled");
         assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
+        let ready = get(addr, "/readyz").await;
+        assert!(
+            ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready\n"),
+            "{ready}"
+        );
         for path in ["/metrics", "/digest"] {
             let none = get(addr, path).await;
             assert!(none.starts_with("HTTP/1.1 401"), "{none}");

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use meridian::config::{Config, TlsAuthClients, parse_memory};
 use meridian::persist::AppendFsync;
+use meridian::replication::RegionCertificates;
 use meridian::wasm::ModuleConfig;
 use tracing::{error, info, warn};
 
@@ -39,8 +40,27 @@ enum Command {
         /// Path to the TOML configuration.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Check the configuration (file, flags and the TLS and ACL files it
+        /// names), print what would run, and exit without serving.
+        #[arg(long)]
+        check: bool,
         #[command(flatten)]
         settings: Settings,
+    },
+    /// Issue a new deployment CA and one replication certificate per
+    /// region (mutual TLS between regions), as PEM files.
+    Certs {
+        /// Region names, as the `name` of `[[replication.peers]]` entries.
+        #[arg(long, value_delimiter = ',', required = true)]
+        regions: Vec<String>,
+        /// Directory to write into (created if missing; existing files are
+        /// never replaced).
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// Another DNS name or IP address every certificate carries
+        /// (repeatable).
+        #[arg(long = "san")]
+        extra_names: Vec<String>,
     },
 }
 
@@ -252,7 +272,16 @@ fn main() -> ExitCode {
             }
             (c, true, regions as usize)
         }
-        Command::Serve { config, settings } => {
+        Command::Certs {
+            regions,
+            out,
+            extra_names,
+        } => return issue_certificates(&regions, &out, &extra_names),
+        Command::Serve {
+            config,
+            check,
+            settings,
+        } => {
             let mut c = match config {
                 Some(path) => match Config::from_file(&path) {
                     Ok(c) => c,
@@ -264,6 +293,9 @@ fn main() -> ExitCode {
                 None => Config::default(),
             };
             settings.apply(&mut c);
+            if check {
+                return check_config(&c);
+            }
             (c, false, 1)
         }
     };
@@ -380,6 +412,73 @@ fn main() -> ExitCode {
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// `meridian certs`: writes a CA and the regions' certificates.
+fn issue_certificates(regions: &[String], out: &std::path::Path, extra: &[String]) -> ExitCode {
+    let names: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    if let Some(dup) = names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+    {
+        eprintln!("meridian: region '{}' is named twice", dup.1);
+        return ExitCode::from(2);
+    }
+    let issued = match RegionCertificates::issue("meridian deployment CA", &names, &extra) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match issued.write(out, &names) {
+        Ok(files) => {
+            let mut text = String::new();
+            for f in files {
+                text.push_str(&format!("wrote {}\n", f.display()));
+            }
+            text.push_str("Keep ca-key.pem offline: it can sign a certificate for any region.\n");
+            write_banner(&text);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `meridian serve --check`: validates everything `serve` would read
+/// before listening, so a bad ConfigMap or Secret is caught before rollout.
+fn check_config(config: &Config) -> ExitCode {
+    if let Err(e) = config.validate() {
+        eprintln!("meridian: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = meridian::server::check_files(config) {
+        eprintln!("meridian: {e}");
+        return ExitCode::from(2);
+    }
+    let replication = match &config.replication {
+        Some(r) => format!(
+            "replication on {} with {} peer(s): {}",
+            r.listen,
+            r.peers.len(),
+            r.peers
+                .iter()
+                .map(|p| format!("{}={}", p.name, p.addr))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "no replication (single region)".to_string(),
+    };
+    write_banner(&format!(
+        "configuration OK: region {} ({}), RESP on {}:{}, {replication}\n",
+        config.region_id, config.region_name, config.bind, config.port
+    ));
+    ExitCode::SUCCESS
 }
 
 /// One line saying where the data is kept, or that it is not.

@@ -317,6 +317,57 @@ async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
     Err(ServerError::Bind { addr, source })
 }
 
+/// What start-up reads and refuses before it binds anything.
+struct Preflight {
+    acl: crate::acl::Acl,
+    tls: Option<Arc<crate::client_tls::ListenerTls>>,
+}
+
+/// Validates `config`, loads its ACL and RESP TLS files, and applies the
+/// safe-by-default rules (no unauthenticated listener or admin endpoint
+/// beyond loopback). Shared by [`start_with`] and [`check_files`], so a
+/// configuration that passes the check is one that starts.
+fn preflight(config: &Config) -> Result<Preflight, ServerError> {
+    config.validate()?;
+    let acl = crate::acl::Acl::configured(
+        config.aclfile.clone(),
+        &config.user,
+        config.requirepass.as_deref(),
+    )?;
+    if !config.bind.is_loopback() && !config.allow_unauthenticated {
+        if acl.default_open() {
+            return Err(ServerError::Unprotected { bind: config.bind });
+        }
+        // And it stays so: no later change may open the default user.
+        acl.keep_closed();
+    }
+    if config.metrics_port.is_some() && !config.bind.is_loopback() && config.admin_token.is_none() {
+        return Err(ServerError::AdminUnprotected { bind: config.bind });
+    }
+    let tls = crate::client_tls::ListenerTls::from_config(config)
+        .map_err(ServerError::ClientTls)?
+        .map(Arc::new);
+    Ok(Preflight { acl, tls })
+}
+
+/// Everything [`start`] checks before serving, without binding, loading
+/// data or compiling modules: settings, ACL and TLS files, replication
+/// certificates, and that configured module files are readable
+/// (`meridian serve --check`).
+pub fn check_files(config: &Config) -> Result<(), ServerError> {
+    preflight(config)?;
+    if let Some(r) = &config.replication {
+        TlsMaterial::from_files(&r.ca, &r.cert, &r.key)?;
+    }
+    for m in &config.modules {
+        std::fs::File::open(&m.path).map_err(|e| crate::wasm::WasmError::Module {
+            path: m.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 /// Binds and starts serving `config` on the current tokio runtime, with the
 /// replication its `[replication]` table describes, if any.
 pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
@@ -358,25 +409,7 @@ pub async fn start_with(
     config: Config,
     replication: Option<ReplicationSetup>,
 ) -> Result<RunningServer, ServerError> {
-    config.validate()?;
-    let acl = crate::acl::Acl::configured(
-        config.aclfile.clone(),
-        &config.user,
-        config.requirepass.as_deref(),
-    )?;
-    if !config.bind.is_loopback() && !config.allow_unauthenticated {
-        if acl.default_open() {
-            return Err(ServerError::Unprotected { bind: config.bind });
-        }
-        // And it stays so: no later change may open the default user.
-        acl.keep_closed();
-    }
-    if config.metrics_port.is_some() && !config.bind.is_loopback() && config.admin_token.is_none() {
-        return Err(ServerError::AdminUnprotected { bind: config.bind });
-    }
-    let tls = crate::client_tls::ListenerTls::from_config(&config)
-        .map_err(ServerError::ClientTls)?
-        .map(Arc::new);
+    let Preflight { acl, tls } = preflight(&config)?;
     let listener = bind(&config).await?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: SocketAddr::new(config.bind, config.port),

@@ -322,3 +322,172 @@ fn sighup_reloads_the_tls_certificate() {
     let status = terminate(child);
     assert!(status.success(), "{status:?}");
 }
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A port `p` such that `p` and `p + 1` are both free right now.
+fn free_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// The status line of `GET path` on the admin port.
+fn admin_status(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return "unreachable".into();
+    };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    if s.write_all(req.as_bytes()).is_err() || s.read_to_string(&mut out).is_err() {
+        return "unreachable".into();
+    }
+    out.lines().next().unwrap_or_default().to_string()
+}
+
+/// The TOML of one region of a two-region deployment using the files
+/// `meridian certs` wrote into `certs`.
+fn region_toml(certs: &std::path::Path, me: (u16, &str, u16), peer: (u16, &str, u16)) -> String {
+    let file = |n: &str| certs.join(n).display().to_string().replace('\\', "/");
+    format!(
+        "port = 0\nmetrics-port = {}\nregion-id = {}\nregion-name = \"{}\"\n\n[replication]\nlisten = \"127.0.0.1:{}\"\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\n[[replication.peers]]\nid = {}\nname = \"{}\"\naddr = \"127.0.0.1:{}\"\n",
+        me.2 + 1,
+        me.0,
+        me.1,
+        me.2,
+        file("ca.pem"),
+        file(&format!("{}.pem", me.1)),
+        file(&format!("{}-key.pem", me.1)),
+        peer.0,
+        peer.1,
+        peer.2
+    )
+}
+
+/// What an operator does before a deployment: `meridian certs` issues the
+/// regions' mutual-TLS material (never overwriting it), `serve --check`
+/// accepts a configuration using it and names what is wrong otherwise, and
+/// two regions started from those files replicate to each other.
+#[test]
+fn certs_issue_working_replication_material_and_check_validates_configs() {
+    let dir = std::env::temp_dir().join(format!("meridian-cli-certs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let certs = dir.join("certs");
+    let certs_arg = certs.to_str().expect("path");
+    let (code, text) = run_to_exit(&["certs", "--regions", "eu,us", "--out", certs_arg], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    for f in [
+        "ca.pem",
+        "ca-key.pem",
+        "eu.pem",
+        "eu-key.pem",
+        "us.pem",
+        "us-key.pem",
+    ] {
+        assert!(certs.join(f).exists(), "{f} missing; output: {text}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(certs.join("eu-key.pem"))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "a private key is readable by others");
+    }
+    let ca_before = std::fs::read(certs.join("ca.pem")).expect("ca");
+    let (code, text) = run_to_exit(&["certs", "--regions", "ap", "--out", certs_arg], &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("refusing to overwrite"), "{text}");
+    assert_eq!(std::fs::read(certs.join("ca.pem")).expect("ca"), ca_before);
+
+    // Each region's admin port is its replication port + 1.
+    let (eu_repl, us_repl) = (free_pair(), free_pair());
+    let eu = dir.join("eu.toml");
+    let us = dir.join("us.toml");
+    std::fs::write(
+        &eu,
+        region_toml(&certs, (1, "eu", eu_repl), (2, "us", us_repl)),
+    )
+    .expect("eu");
+    std::fs::write(
+        &us,
+        region_toml(&certs, (2, "us", us_repl), (1, "eu", eu_repl)),
+    )
+    .expect("us");
+    let (code, text) = run_to_exit(
+        &["serve", "--config", eu.to_str().expect("p"), "--check"],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("configuration OK") && text.contains("us=127.0.0.1"),
+        "{text}"
+    );
+    let broken = dir.join("broken.toml");
+    std::fs::write(
+        &broken,
+        region_toml(&certs, (1, "nowhere", eu_repl), (2, "us", us_repl)),
+    )
+    .expect("broken");
+    let (code, text) = run_to_exit(
+        &["serve", "--config", broken.to_str().expect("p"), "--check"],
+        &[],
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("nowhere.pem"), "{text}");
+
+    let (eu_child, eu_port) = start(&["serve", "--config", eu.to_str().expect("p")]);
+    // Alone, a fresh region cannot know whether it lost acknowledged data:
+    // it is alive but not ready (so Kubernetes sends it no traffic).
+    assert!(admin_status(eu_repl + 1, "/healthz").contains("200"));
+    assert!(admin_status(eu_repl + 1, "/readyz").contains("503"));
+    let (us_child, us_port) = start(&["serve", "--config", us.to_str().expect("p")]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !admin_status(eu_repl + 1, "/readyz").contains("200") {
+        assert!(
+            Instant::now() < deadline,
+            "eu never became ready once us was up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let client = |port: u16| {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    };
+    let mut c_eu = client(eu_port);
+    let _: () = redis::cmd("SET")
+        .arg("greeting")
+        .arg("from eu")
+        .query(&mut c_eu)
+        .expect("set");
+    let mut c_us = client(us_port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen: Option<String> = None;
+    while Instant::now() < deadline && seen.is_none() {
+        seen = redis::cmd("GET")
+            .arg("greeting")
+            .query(&mut c_us)
+            .expect("get");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        seen.as_deref(),
+        Some("from eu"),
+        "no replication over the issued certificates"
+    );
+    assert!(terminate(eu_child).success());
+    assert!(terminate(us_child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

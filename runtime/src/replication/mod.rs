@@ -24,4 +24,4 @@ pub use link::{
     connect, connect_with_backoff, serve_peers,
 };
 pub use log::{DeltaLog, FellBehind};
-pub use tls::{PeerIdentity, TlsError, TlsMaterial};
+pub use tls::{PeerIdentity, RegionCertificates, TlsError, TlsMaterial};

@@ -11,7 +11,7 @@
 //! This module must not open sockets or know about frames; it uses the `ring`
 //! provider explicitly so no process-wide default provider is needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
@@ -39,6 +39,14 @@ pub enum TlsError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A PEM file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A PEM file or string holds no valid item of the kind expected.
     #[error("invalid PEM in {what}: {source}")]
     Pem {
@@ -61,8 +69,8 @@ pub enum TlsError {
     /// The client-certificate verifier could not be built.
     #[error("client verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
-    /// Generating dev material failed.
-    #[error("generating dev certificates: {0}")]
+    /// Generating certificates failed.
+    #[error("generating certificates: {0}")]
     Generate(#[from] rcgen::Error),
 }
 
@@ -82,6 +90,123 @@ impl std::fmt::Debug for TlsMaterial {
     // Never print the private key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsMaterial").finish_non_exhaustive()
+    }
+}
+
+/// A new deployment CA and one certificate per region signed by it: what
+/// `meridian certs` writes for a production deployment and what
+/// `meridian dev` generates and forgets.
+pub struct RegionCertificates {
+    /// The CA certificate every region trusts.
+    pub ca_cert_pem: String,
+    /// The CA's private key: keep it offline; it signs any future region.
+    pub ca_key_pem: String,
+    /// Each region's material, in the order the regions were given.
+    pub regions: Vec<TlsMaterial>,
+}
+
+impl std::fmt::Debug for RegionCertificates {
+    // Never print private keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionCertificates")
+            .field("regions", &self.regions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegionCertificates {
+    /// Issues a CA named `ca_name` and, per region, a certificate whose
+    /// common name and first DNS name are the region name (what the link
+    /// layer checks), followed by `extra_names` (DNS names or IP addresses
+    /// the region is also reached by). Every certificate may act as client
+    /// and server, since links are dialled both ways.
+    pub fn issue(
+        ca_name: &str,
+        regions: &[&str],
+        extra_names: &[&str],
+    ) -> Result<RegionCertificates, TlsError> {
+        let mut ca_params = CertificateParams::default();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_key = KeyPair::generate()?;
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let ca_cert_pem = ca_cert.pem();
+        let ca_key_pem = ca_key.serialize_pem();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let mut out = Vec::with_capacity(regions.len());
+        for region in regions {
+            let names: Vec<String> = std::iter::once(*region)
+                .chain(extra_names.iter().copied())
+                .map(str::to_string)
+                .collect();
+            let mut params = CertificateParams::new(names)?;
+            params.distinguished_name.push(DnType::CommonName, *region);
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            params.extended_key_usages = vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+            let key = KeyPair::generate()?;
+            let cert = params.signed_by(&key, &issuer)?;
+            out.push(TlsMaterial {
+                ca_cert_pem: ca_cert_pem.clone(),
+                cert_pem: cert.pem(),
+                key_pem: key.serialize_pem(),
+            });
+        }
+        Ok(RegionCertificates {
+            ca_cert_pem,
+            ca_key_pem,
+            regions: out,
+        })
+    }
+
+    /// Writes `ca.pem`, `ca-key.pem` and, per region, `<region>.pem` and
+    /// `<region>-key.pem` into `dir` (created if missing). Private keys are
+    /// readable by the owner only. Refuses to replace an existing file: a
+    /// deployment's CA overwritten by accident cannot be recovered. Returns
+    /// the files written.
+    pub fn write(&self, dir: &Path, regions: &[&str]) -> Result<Vec<PathBuf>, TlsError> {
+        let io = |path: &Path, source| TlsError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let mut files = vec![
+            (dir.join("ca.pem"), self.ca_cert_pem.as_str(), false),
+            (dir.join("ca-key.pem"), self.ca_key_pem.as_str(), true),
+        ];
+        for (region, m) in regions.iter().zip(&self.regions) {
+            files.push((dir.join(format!("{region}.pem")), &m.cert_pem, false));
+            files.push((dir.join(format!("{region}-key.pem")), &m.key_pem, true));
+        }
+        if let Some((path, _, _)) = files.iter().find(|(p, _, _)| p.exists()) {
+            return Err(io(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "already exists; refusing to overwrite",
+                ),
+            ));
+        }
+        for (path, pem, secret) in &files {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            if *secret {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            #[cfg(not(unix))]
+            let _ = secret;
+            let mut file = options.open(path).map_err(|e| io(path, e))?;
+            std::io::Write::write_all(&mut file, pem.as_bytes()).map_err(|e| io(path, e))?;
+        }
+        Ok(files.into_iter().map(|(p, _, _)| p).collect())
     }
 }
 
@@ -116,39 +241,12 @@ impl TlsMaterial {
             ?regions,
             "generating throw-away TLS certificates for replication (dev only)"
         );
-        let mut ca_params = CertificateParams::default();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "meridian dev CA (throw-away)");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_key = KeyPair::generate()?;
-        let ca_cert = ca_params.self_signed(&ca_key)?;
-        let ca_pem = ca_cert.pem();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let mut out = Vec::with_capacity(regions.len());
-        for region in regions {
-            let mut params = CertificateParams::new(vec![
-                region.to_string(),
-                "localhost".to_string(),
-                "127.0.0.1".to_string(),
-            ])?;
-            params.distinguished_name.push(DnType::CommonName, *region);
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            params.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ];
-            let key = KeyPair::generate()?;
-            let cert = params.signed_by(&key, &issuer)?;
-            out.push(TlsMaterial {
-                ca_cert_pem: ca_pem.clone(),
-                cert_pem: cert.pem(),
-                key_pem: key.serialize_pem(),
-            });
-        }
-        Ok((ca_pem, out))
+        let issued = RegionCertificates::issue(
+            "meridian dev CA (throw-away)",
+            regions,
+            &["localhost", "127.0.0.1"],
+        )?;
+        Ok((issued.ca_cert_pem, issued.regions))
     }
 
     /// The listener's config: presents our certificate and *requires* a
