@@ -3,7 +3,8 @@
 #   1. installs what the tests need and a fresh machine lacks
 #      (the wasm32-wasip2 target, redis-tools for redis-cli, redis-py, ioredis);
 #   2. builds the guest examples for wasm32-wasip2;
-#   3. checks formatting and lints, then runs every test.
+#   3. checks formatting and lints, then runs every test;
+#   4. validates the deployment files (scripts/check-deploy.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,3 +53,6 @@ step "tests"
 # The CLI tests run the real `meridian` binary, so build it first.
 cargo build -p meridian
 cargo test --workspace
+
+step "deployment files: Kubernetes manifests, region configs, container image"
+./scripts/check-deploy.sh
