@@ -79,6 +79,9 @@ pub struct Config {
     pub metrics_port: Option<u16>,
     /// Active-active replication with other regions; absent = one region.
     pub replication: Option<ReplicationConfig>,
+    /// In-region sharding: this region's nodes and their hash slots;
+    /// absent = this node holds every key.
+    pub cluster: Option<ClusterConfig>,
 
     // Security (docs/security.md).
     /// Password of the `default` user; absent or empty = none (`nopass`).
@@ -210,6 +213,29 @@ pub struct PeerConfig {
     pub addr: String,
 }
 
+/// The `[cluster]` table: the nodes one region is sharded over. Every node
+/// of the region is given the same table, with its own `me`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterConfig {
+    /// This node's name (one of `nodes`).
+    pub me: String,
+    /// Every node of the region (`[[cluster.nodes]]`).
+    pub nodes: Vec<ClusterNodeConfig>,
+}
+
+/// One node of a sharded region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterNodeConfig {
+    /// Its name, unique in the region.
+    pub name: String,
+    /// The RESP address clients are redirected to (`host:port`).
+    pub addr: String,
+    /// The hash slots it owns: `"0-5460"`, `"5461"`, …
+    pub slots: Vec<String>,
+}
+
 /// Default bound of the change log.
 pub const DEFAULT_LOG_SIZE: u64 = 64 * 1024 * 1024;
 
@@ -236,6 +262,7 @@ impl Default for Config {
             threads: 0,
             metrics_port: None,
             replication: None,
+            cluster: None,
             requirepass: None,
             user: Vec::new(),
             aclfile: None,
@@ -312,6 +339,12 @@ impl Config {
                     reason: "must be a plain file name".into(),
                 });
             }
+        }
+        if let Some(c) = &self.cluster {
+            crate::cluster::SlotMap::from_config(c).map_err(|reason| ConfigError::Invalid {
+                setting: "cluster",
+                reason,
+            })?;
         }
         if let Some(r) = &self.replication {
             let mut ids = vec![self.region_id];

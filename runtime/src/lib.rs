@@ -19,6 +19,7 @@ pub mod acl;
 pub mod admin;
 pub mod client_tls;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod crdt;
 pub mod docs;

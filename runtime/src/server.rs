@@ -181,6 +181,8 @@ pub struct Shared {
     pub scripts: crate::scripting::Scripts,
     /// Snapshots and the append log, if persistence is on.
     pub persist: Option<Arc<crate::persist::Persistence>>,
+    /// The region's slot map, if it is sharded over several nodes.
+    pub cluster: Option<crate::cluster::SlotMap>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -321,6 +323,7 @@ async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
 struct Preflight {
     acl: crate::acl::Acl,
     tls: Option<Arc<crate::client_tls::ListenerTls>>,
+    cluster: Option<crate::cluster::SlotMap>,
 }
 
 /// Validates `config`, loads its ACL and RESP TLS files, and applies the
@@ -347,7 +350,16 @@ fn preflight(config: &Config) -> Result<Preflight, ServerError> {
     let tls = crate::client_tls::ListenerTls::from_config(config)
         .map_err(ServerError::ClientTls)?
         .map(Arc::new);
-    Ok(Preflight { acl, tls })
+    let cluster = match &config.cluster {
+        None => None,
+        Some(c) => Some(crate::cluster::SlotMap::from_config(c).map_err(|reason| {
+            crate::config::ConfigError::Invalid {
+                setting: "cluster",
+                reason,
+            }
+        })?),
+    };
+    Ok(Preflight { acl, tls, cluster })
 }
 
 /// Everything [`start`] checks before serving, without binding, loading
@@ -409,7 +421,7 @@ pub async fn start_with(
     config: Config,
     replication: Option<ReplicationSetup>,
 ) -> Result<RunningServer, ServerError> {
-    let Preflight { acl, tls } = preflight(&config)?;
+    let Preflight { acl, tls, cluster } = preflight(&config)?;
     let listener = bind(&config).await?;
     let addr = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: SocketAddr::new(config.bind, config.port),
@@ -494,6 +506,7 @@ pub async fn start_with(
         tls: tls.clone(),
         tls_addr,
         wasm: crate::wasm::WasmHost::new(),
+        cluster,
         shutdown: rx,
     });
     shared.wasm.attach(&shared);

@@ -8,7 +8,8 @@
 //! data through RESP. [`TestCluster`] runs several replicating regions with a
 //! proxy on every link, for partition, restart and convergence tests.
 //! [`ServerProcess`] runs the real binary as a child, for crash tests that
-//! kill it.
+//! kill it. [`ShardedRegion`] runs one region sharded over several nodes
+//! that own hash slots, for Redis Cluster clients.
 
 pub mod call;
 pub mod certs;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 pub mod digest;
 pub mod process;
 pub mod proxy;
+pub mod sharded;
 
 pub use certs::TestCerts;
 pub use cluster::{PeerInfo, TestCluster};
@@ -31,6 +33,7 @@ pub use meridian::config::Config;
 pub use meridian::server::Shared;
 pub use process::{ServerProcess, TempDir, meridian_bin};
 pub use proxy::{Mode, Proxy};
+pub use sharded::ShardedRegion;
 
 /// A server running in this process on a free loopback port.
 pub struct TestServer {
@@ -50,6 +53,12 @@ impl TestServer {
 
     /// A server with settings adjusted by `configure`.
     pub fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        Self::try_start_with(configure).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`TestServer::start_with`], returning why the server did not
+    /// start instead of panicking (a chosen port may have been taken).
+    pub fn try_start_with(configure: impl FnOnce(&mut Config)) -> Result<TestServer, String> {
         let mut config = Config {
             port: 0,
             ..Config::default()
@@ -84,17 +93,17 @@ impl TestServer {
         let (addr, shared, http_addr, metrics_addr) =
             match ready_rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(Ok(started)) => started,
-                Ok(Err(e)) => panic!("server failed to start: {e}"),
-                Err(e) => panic!("server did not start: {e}"),
+                Ok(Err(e)) => return Err(format!("server failed to start: {e}")),
+                Err(e) => return Err(format!("server did not start: {e}")),
             };
-        TestServer {
+        Ok(TestServer {
             addr,
             shared,
             http_addr,
             metrics_addr,
             stop: Some(stop_tx),
             thread: Some(thread),
-        }
+        })
     }
 
     /// The RESP address.

@@ -449,6 +449,14 @@ impl<'e> Connection<'e> {
             self.fail(&e);
             return Flow::Done;
         }
+        // A sharded region: keys another node owns are redirected (checked
+        // when queued too, so a transaction with one fails at EXEC).
+        if let Some(map) = &shared.cluster
+            && let Err(e) = command::cluster::route(map, spec, req)
+        {
+            self.fail(&e);
+            return Flow::Done;
+        }
         if let Some(multi) = self.session.multi.as_mut()
             && !spec.has(flags::NO_QUEUE)
         {

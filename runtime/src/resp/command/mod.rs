@@ -13,6 +13,7 @@
 
 pub mod args;
 mod bitmaps;
+pub mod cluster;
 mod connection;
 mod copy;
 mod debug;
@@ -414,6 +415,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         monitor::COMMANDS,
         wait::COMMANDS,
         locks::COMMANDS,
+        cluster::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);

@@ -388,8 +388,12 @@ fn info_errorstats(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
     Ok(())
 }
 
-fn info_cluster(_ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
-    field(s, "cluster_enabled", 0);
+fn info_cluster(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
+    field(
+        s,
+        "cluster_enabled",
+        u8::from(ctx.session.shared().cluster.is_some()),
+    );
     Ok(())
 }
 

@@ -50,6 +50,10 @@ fn run_queue<'e>(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     }
+    // Each command was routed when queued; together they must share a slot.
+    if let Some(map) = &ctx.session.shared().cluster {
+        super::cluster::route_queue(map, multi.queued.iter().map(|(s, r)| (*s, r)))?;
+    }
     let engine = ctx.session.engine();
     if multi.queued.iter().any(|(spec, _)| spec.has(WRITE))
         && let Err(e) = engine.check_writable()
