@@ -182,7 +182,7 @@ pub struct Shared {
     /// Snapshots and the append log, if persistence is on.
     pub persist: Option<Arc<crate::persist::Persistence>>,
     /// The region's slot map, if it is sharded over several nodes.
-    pub cluster: Option<crate::cluster::SlotMap>,
+    pub cluster: Option<crate::cluster::Cluster>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -506,7 +506,7 @@ pub async fn start_with(
         tls: tls.clone(),
         tls_addr,
         wasm: crate::wasm::WasmHost::new(),
-        cluster,
+        cluster: cluster.map(crate::cluster::Cluster::new),
         shutdown: rx,
     });
     shared.wasm.attach(&shared);

@@ -2,12 +2,15 @@
 //! hash slots, and where a command for a slot this node does not own must
 //! go instead.
 //!
-//! The map is static: it is built from the `[cluster]` table every node of
-//! the region is given, so all nodes agree on it without a cluster bus.
-//! Invariant: every slot has exactly one owner (configuration that leaves a
-//! slot unassigned or assigns one twice is refused). This file must not
-//! write replies or touch the keyspace.
+//! The map starts from the `[cluster]` table every node of the region is
+//! given, so all nodes agree on it without a cluster bus; a slot moves
+//! between nodes as Redis Cluster moves it, by `CLUSTER SETSLOT` sent to
+//! every node (`redis-cli --cluster reshard` does that). Invariants: every
+//! slot has exactly one owner; a slot is migrating only from its owner and
+//! importing only into another node. This file must not write replies or
+//! touch the keyspace.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use sha1::{Digest, Sha1};
@@ -54,13 +57,22 @@ pub enum Route {
     },
     /// The keys are in different slots: refused (`CROSSSLOT`).
     CrossSlot,
+    /// The slot is migrating from this node: run here the keys that are
+    /// still here; a command whose keys are gone is sent on (`ASK`), one
+    /// with some gone is refused until the move is done (`TRYAGAIN`).
+    IfPresent {
+        /// The slot.
+        slot: Slot,
+        /// The importing node's `host:port`.
+        endpoint: String,
+    },
 }
 
 impl Route {
     /// The Redis error line for a command that cannot run here, if any.
     pub fn error_line(&self) -> Option<String> {
         match self {
-            Route::Local => None,
+            Route::Local | Route::IfPresent { .. } => None,
             Route::Moved { slot, endpoint } => Some(format!("MOVED {slot} {endpoint}")),
             Route::CrossSlot => {
                 Some("CROSSSLOT Keys in request don't hash to the same slot".to_string())
@@ -76,6 +88,10 @@ pub struct SlotMap {
     me: usize,
     /// Node index per slot; `SLOTS` entries.
     owner: Vec<u16>,
+    /// Slots this node owns that are moving to another node (its index).
+    migrating: BTreeMap<Slot, usize>,
+    /// Slots another node owns that are moving here, from that node.
+    importing: BTreeMap<Slot, usize>,
 }
 
 impl SlotMap {
@@ -128,7 +144,13 @@ impl SlotMap {
             .iter()
             .position(|n| n.name == c.me)
             .ok_or_else(|| format!("'me' = '{}' is not one of the nodes", c.me))?;
-        Ok(SlotMap { nodes, me, owner })
+        Ok(SlotMap {
+            nodes,
+            me,
+            owner,
+            migrating: BTreeMap::new(),
+            importing: BTreeMap::new(),
+        })
     }
 
     /// Every node, in configuration order.
@@ -141,6 +163,11 @@ impl SlotMap {
         &self.nodes[self.me]
     }
 
+    /// This node's index in [`SlotMap::nodes`].
+    pub fn me_index(&self) -> usize {
+        self.me
+    }
+
     /// The owner of `slot`.
     pub fn owner(&self, slot: Slot) -> &ClusterNode {
         &self.nodes[self.owner[slot as usize % SLOTS] as usize]
@@ -151,8 +178,61 @@ impl SlotMap {
         self.owner[slot as usize % SLOTS] as usize == self.me
     }
 
-    /// Where a command with these keys goes.
-    pub fn route<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Route {
+    /// The index of the node with id `id`.
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// `CLUSTER SETSLOT <slot> MIGRATING <node>`.
+    pub fn set_migrating(&mut self, slot: Slot, to: usize) -> Result<(), String> {
+        if !self.is_mine(slot) {
+            return Err(format!("ERR I'm not the owner of hash slot {slot}"));
+        }
+        if to == self.me {
+            return Err("ERR Can't MIGRATE to myself".into());
+        }
+        self.importing.remove(&slot);
+        self.migrating.insert(slot, to);
+        Ok(())
+    }
+
+    /// `CLUSTER SETSLOT <slot> IMPORTING <node>`.
+    pub fn set_importing(&mut self, slot: Slot, from: usize) -> Result<(), String> {
+        if self.is_mine(slot) {
+            return Err(format!("ERR I'm already the owner of hash slot {slot}"));
+        }
+        if from == self.me {
+            return Err("ERR Can't import from myself".into());
+        }
+        self.migrating.remove(&slot);
+        self.importing.insert(slot, from);
+        Ok(())
+    }
+
+    /// `CLUSTER SETSLOT <slot> STABLE`: the slot is neither migrating nor
+    /// importing any more.
+    pub fn set_stable(&mut self, slot: Slot) {
+        self.migrating.remove(&slot);
+        self.importing.remove(&slot);
+    }
+
+    /// `CLUSTER SETSLOT <slot> NODE <node>`: `node` owns the slot now. The
+    /// caller has checked that no key of the slot would be stranded here.
+    pub fn assign(&mut self, slot: Slot, node: usize) {
+        self.owner[slot as usize % SLOTS] = node as u16;
+        self.set_stable(slot);
+    }
+
+    /// Slots migrating from here, and slots importing into here, with the
+    /// other node's index.
+    pub fn open_slots(&self) -> (&BTreeMap<Slot, usize>, &BTreeMap<Slot, usize>) {
+        (&self.migrating, &self.importing)
+    }
+
+    /// Where a command with these keys goes. `asking`: the client sent
+    /// ASKING just before (it follows an ASK redirection), which lets it use
+    /// a slot importing here.
+    pub fn route<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>, asking: bool) -> Route {
         let mut slot = None;
         for k in keys {
             let s = key_slot(k);
@@ -162,12 +242,24 @@ impl SlotMap {
                 Some(_) => {}
             }
         }
-        match slot {
-            Some(s) if !self.is_mine(s) => Route::Moved {
-                slot: s,
-                endpoint: self.owner(s).endpoint(),
-            },
-            _ => Route::Local,
+        let Some(s) = slot else {
+            return Route::Local;
+        };
+        if self.is_mine(s) {
+            return match self.migrating.get(&s) {
+                Some(&to) => Route::IfPresent {
+                    slot: s,
+                    endpoint: self.nodes[to].endpoint(),
+                },
+                None => Route::Local,
+            };
+        }
+        if asking && self.importing.contains_key(&s) {
+            return Route::Local;
+        }
+        Route::Moved {
+            slot: s,
+            endpoint: self.owner(s).endpoint(),
         }
     }
 
@@ -215,6 +307,14 @@ impl SlotMap {
             let _ = write!(out, "{} {}@0 {flags} - 0 0 0 connected", n.id, n.endpoint());
             for r in self.ranges_of(i) {
                 let _ = write!(out, " {r}");
+            }
+            if i == self.me {
+                for (slot, to) in &self.migrating {
+                    let _ = write!(out, " [{slot}->-{}]", self.nodes[*to].id);
+                }
+                for (slot, from) in &self.importing {
+                    let _ = write!(out, " [{slot}-<-{}]", self.nodes[*from].id);
+                }
             }
             out.push('\n');
         }
@@ -273,7 +373,7 @@ mod tests {
             let key = format!("key:{i}");
             let slot = key_slot(key.as_bytes());
             let owner = map.owner(slot).name.clone();
-            let route = map.route([key.as_bytes()]);
+            let route = map.route([key.as_bytes()], false);
             assert_eq!(owner == "b", route == Route::Local, "{key} slot {slot}");
             if owner != "b" {
                 let port = if owner == "a" { 7001 } else { 7003 };
@@ -292,21 +392,56 @@ mod tests {
     fn moved_names_the_owner_and_crossslot_mixed_slots() {
         let map = SlotMap::from_config(&three("a")).expect("valid");
         // foo is slot 12182 (node c), bar 5061 (node a).
-        assert_eq!(map.route([&b"bar"[..]]), Route::Local);
+        assert_eq!(map.route([&b"bar"[..]], false), Route::Local);
         assert_eq!(
-            map.route([&b"foo"[..]]),
+            map.route([&b"foo"[..]], false),
             Route::Moved {
                 slot: 12182,
                 endpoint: "127.0.0.1:7003".into()
             }
         );
-        assert_eq!(map.route([&b"foo"[..], b"bar"]), Route::CrossSlot);
-        assert_eq!(map.route([&b"{bar}1"[..], b"{bar}2"]), Route::Local);
-        assert_eq!(map.route(std::iter::empty()), Route::Local);
+        assert_eq!(map.route([&b"foo"[..], b"bar"], false), Route::CrossSlot);
+        assert_eq!(map.route([&b"{bar}1"[..], b"{bar}2"], false), Route::Local);
+        assert_eq!(map.route(std::iter::empty(), false), Route::Local);
         assert_eq!(
-            map.route([&b"foo"[..]]).error_line().as_deref(),
+            map.route([&b"foo"[..]], false).error_line().as_deref(),
             Some("MOVED 12182 127.0.0.1:7003")
         );
+    }
+
+    #[test]
+    fn a_moving_slot_is_asked_for_and_then_owned_by_its_new_node() {
+        let mut a = SlotMap::from_config(&three("a")).expect("valid");
+        let mut c = SlotMap::from_config(&three("c")).expect("valid");
+        let (ia, ic) = (0, 2);
+        // bar: slot 5061, a's.
+        assert!(c.set_migrating(5061, ia).is_err(), "c does not own it");
+        assert!(a.set_importing(5061, ic).is_err(), "a already owns it");
+        a.set_migrating(5061, ic).expect("migrating");
+        c.set_importing(5061, ia).expect("importing");
+        assert_eq!(
+            a.route([&b"bar"[..]], false),
+            Route::IfPresent {
+                slot: 5061,
+                endpoint: "127.0.0.1:7003".into()
+            }
+        );
+        assert!(matches!(c.route([&b"bar"[..]], false), Route::Moved { .. }));
+        assert_eq!(c.route([&b"bar"[..]], true), Route::Local, "after ASKING");
+        let mine = a.nodes_text();
+        assert!(
+            mine.contains(&format!("[5061->-{}]", a.nodes()[ic].id)),
+            "{mine}"
+        );
+        for map in [&mut a, &mut c] {
+            map.assign(5061, ic);
+        }
+        assert!(matches!(
+            a.route([&b"bar"[..]], false),
+            Route::Moved { slot: 5061, .. }
+        ));
+        assert_eq!(c.route([&b"bar"[..]], false), Route::Local);
+        assert!(a.open_slots().0.is_empty() && c.open_slots().1.is_empty());
     }
 
     #[test]

@@ -13,5 +13,33 @@
 mod map;
 mod slot;
 
+use parking_lot::RwLock;
+
 pub use map::{ClusterNode, Route, SlotMap};
 pub use slot::{SLOTS, Slot, SlotRange, key_slot};
+
+/// A node's view of its region's slots, shared by its connections: read on
+/// every command, changed by `CLUSTER SETSLOT`.
+#[derive(Debug)]
+pub struct Cluster {
+    map: RwLock<SlotMap>,
+}
+
+impl Cluster {
+    /// The node's cluster state, starting from `map`.
+    pub fn new(map: SlotMap) -> Cluster {
+        Cluster {
+            map: RwLock::new(map),
+        }
+    }
+
+    /// Reads the map.
+    pub fn map(&self) -> parking_lot::RwLockReadGuard<'_, SlotMap> {
+        self.map.read()
+    }
+
+    /// Changes the map.
+    pub fn map_mut(&self) -> parking_lot::RwLockWriteGuard<'_, SlotMap> {
+        self.map.write()
+    }
+}

@@ -451,11 +451,17 @@ impl<'e> Connection<'e> {
         }
         // A sharded region: keys another node owns are redirected (checked
         // when queued too, so a transaction with one fails at EXEC).
-        if let Some(map) = &shared.cluster
-            && let Err(e) = command::cluster::route(map, spec, req)
-        {
-            self.fail(&e);
-            return Flow::Done;
+        if let Some(cluster) = &shared.cluster {
+            let asking = std::mem::take(&mut self.session.asking);
+            match command::cluster::route(cluster, spec, req, asking) {
+                Err(e) => {
+                    self.fail(&e);
+                    return Flow::Done;
+                }
+                // Checked by EXEC for the whole queue inside MULTI.
+                Ok(check) if self.session.multi.is_none() => self.session.ask_if_missing = check,
+                Ok(_) => {}
+            }
         }
         if let Some(multi) = self.session.multi.as_mut()
             && !spec.has(flags::NO_QUEUE)

@@ -104,6 +104,12 @@ pub struct Session<'e> {
     pub closing: bool,
     /// The ACL user this connection acts as.
     pub identity: Identity,
+    /// ASKING was the previous command: the next one may use a slot
+    /// importing into this node (sharded regions only).
+    pub asking: bool,
+    /// The next command's slot is migrating away: it runs here only if its
+    /// keys are still here (see `command::cluster`).
+    pub ask_if_missing: Option<crate::cluster::Route>,
 }
 
 impl<'e> Session<'e> {
@@ -117,6 +123,8 @@ impl<'e> Session<'e> {
             subs: None,
             monitor: None,
             closing: false,
+            asking: false,
+            ask_if_missing: None,
             identity: Identity::new(&shared.acl),
         }
     }

@@ -1,57 +1,113 @@
-//! Redis Cluster's client-facing commands, for a region sharded over several
-//! nodes ([`crate::cluster`]): CLUSTER KEYSLOT/SLOTS/SHARDS/NODES/INFO/MYID/
-//! COUNTKEYSINSLOT/GETKEYSINSLOT, READONLY, READWRITE and ASKING.
+//! Redis Cluster's commands, for a region sharded over several nodes
+//! ([`crate::cluster`]): CLUSTER KEYSLOT/SLOTS/SHARDS/NODES/INFO/MYID/
+//! COUNTKEYSINSLOT/GETKEYSINSLOT/SETSLOT, READONLY, READWRITE and ASKING.
 //!
 //! Redirection itself (MOVED, CROSSSLOT) happens before a command runs, in
-//! `Connection::dispatch`, through [`route`]. On a node without a
+//! `Connection::dispatch`, through [`route`]; a command on a slot migrating
+//! away is checked once its keys are locked ([`check_present`]: ASK,
+//! TRYAGAIN), so a concurrent MIGRATE cannot move a key between the check
+//! and the command. CLUSTER SETSLOT moves slots node by node. On a node without a
 //! `[cluster]` table every command here answers Redis's "cluster support
 //! disabled" error, as a standalone Redis does.
 
 use super::args;
 use super::flags::*;
 use super::{CmdError, CommandSpec, Ctx, Flow, KeySpec};
-use crate::cluster::{SLOTS, SlotMap, key_slot};
+use crate::cluster::{Cluster, Route, SLOTS, Slot, SlotMap, key_slot};
+use crate::engine::Txn;
+use crate::keyspace::Blob;
 use crate::resp::Request;
 
 type R = Result<Flow, CmdError>;
 
-/// Where `spec` with `req` must run, given the region's slot map: `Ok` to
-/// run here, or the error line (MOVED, CROSSSLOT) to answer instead. An
-/// error computing the keys is left for the command to report.
-pub fn route(map: &SlotMap, spec: &CommandSpec, req: &Request) -> Result<(), CmdError> {
+/// Where `spec` with `req` must run, given the node's cluster state: `Ok`
+/// to run here — with [`Route::IfPresent`] when that depends on its keys
+/// still being here ([`check_present`] decides once they are locked) — or
+/// the error line (MOVED, CROSSSLOT) to answer instead. An error computing
+/// the keys is left for the command to report.
+pub fn route(
+    cluster: &Cluster,
+    spec: &CommandSpec,
+    req: &Request,
+    asking: bool,
+) -> Result<Option<Route>, CmdError> {
     let Ok(keys) = spec.keys.indices(req) else {
-        return Ok(());
+        return Ok(None);
     };
-    match map.route(keys.iter().map(|&i| req.arg(i))).error_line() {
-        None => Ok(()),
-        Some(line) => Err(CmdError::msg(line)),
-    }
+    // RESTORE-ASKING is what MIGRATE sends: it carries its own ASKING.
+    let asking = asking || spec.name == "restore-asking";
+    decide(
+        cluster
+            .map()
+            .route(keys.iter().map(|&i| req.arg(i)), asking),
+    )
 }
 
 /// Where a whole MULTI/EXEC queue must run: every key of every command in
-/// one slot, owned here.
+/// one slot, owned here (or migrating, see [`route`]).
 pub fn route_queue<'r>(
-    map: &SlotMap,
+    cluster: &Cluster,
     queued: impl IntoIterator<Item = (&'static CommandSpec, &'r Request)>,
-) -> Result<(), CmdError> {
+) -> Result<Option<Route>, CmdError> {
     let mut keys: Vec<&[u8]> = Vec::new();
     for (spec, req) in queued {
         if let Ok(idx) = spec.keys.indices(req) {
             keys.extend(idx.iter().map(|&i| req.arg(i)));
         }
     }
-    match map.route(keys).error_line() {
-        None => Ok(()),
-        Some(line) => Err(CmdError::msg(line)),
+    decide(cluster.map().route(keys, false))
+}
+
+fn decide(route: Route) -> Result<Option<Route>, CmdError> {
+    match route {
+        Route::Local => Ok(None),
+        r @ Route::IfPresent { .. } => Ok(Some(r)),
+        other => Err(CmdError::msg(other.error_line().unwrap_or_default())),
     }
 }
 
-fn map<'s>(ctx: &Ctx<'_, 's>) -> Result<&'s SlotMap, CmdError> {
+/// For a command on a migrating slot, with its keys' shards locked (so no
+/// MIGRATE can move them meanwhile): runs here if every key is still here,
+/// is sent to the importing node (`ASK`) if none is, and is refused
+/// (`TRYAGAIN`) if only some are, as Redis Cluster does.
+pub fn check_present<'k>(
+    txn: &mut Txn<'_>,
+    route: &Route,
+    keys: impl IntoIterator<Item = &'k [u8]>,
+) -> Result<(), CmdError> {
+    let Route::IfPresent { slot, endpoint } = route else {
+        return Ok(());
+    };
+    let (mut here, mut gone) = (0, 0);
+    for k in keys {
+        if txn.exists(k)? {
+            here += 1;
+        } else {
+            gone += 1;
+        }
+    }
+    match (here, gone) {
+        (_, 0) => Ok(()),
+        (0, _) => Err(CmdError::msg(format!("ASK {slot} {endpoint}"))),
+        _ => Err(CmdError::msg(
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+        )),
+    }
+}
+
+fn cluster_of<'s>(ctx: &Ctx<'_, 's>) -> Result<&'s Cluster, CmdError> {
     ctx.session
         .shared()
         .cluster
         .as_ref()
         .ok_or_else(|| CmdError::msg("ERR This instance has cluster support disabled"))
+}
+
+/// Keys of `slot` held here.
+fn keys_in_slot(txn: &mut Txn<'_>, slot: usize) -> Result<Vec<Blob>, CmdError> {
+    let mut keys = txn.keys(b"*")?;
+    keys.retain(|k| key_slot(k) as usize == slot);
+    Ok(keys)
 }
 
 fn slot_arg(arg: &[u8]) -> Result<usize, CmdError> {
@@ -78,6 +134,8 @@ fn cluster(ctx: &mut Ctx, req: &Request) -> R {
             "    Return the node id.",
             "NODES",
             "    Return cluster configuration seen by node.",
+            "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
+            "    Set slot state.",
             "SHARDS",
             "    Return information about slot range mappings and the nodes.",
             "SLOTS",
@@ -89,7 +147,11 @@ fn cluster(ctx: &mut Ctx, req: &Request) -> R {
         }
         return Ok(Flow::Done);
     }
-    let map = map(ctx)?;
+    let cluster = cluster_of(ctx)?;
+    if sub == "setslot" {
+        return setslot(ctx, cluster, req);
+    }
+    let map = cluster.map();
     let arity = |n: usize| -> Result<(), CmdError> {
         if req.len() == n {
             Ok(())
@@ -179,14 +241,15 @@ fn cluster(ctx: &mut Ctx, req: &Request) -> R {
                 Ok(c) if c >= 0 => c as usize,
                 _ => return Err(CmdError::msg("ERR Invalid number of keys")),
             };
-            let keys = ctx.txn.keys(b"*")?;
-            let found: Vec<&[u8]> = keys
-                .iter()
-                .map(|k| &k[..])
-                .filter(|k| key_slot(k) as usize == slot)
-                .take(count)
-                .collect();
-            ctx.out.bulk_array(found.into_iter());
+            drop(map);
+            let keys = keys_in_slot(ctx.txn, slot)?;
+            ctx.out.bulk_array(
+                keys.iter()
+                    .take(count)
+                    .map(|k| &k[..])
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            );
         }
         _ => {
             return Err(CmdError::msg(format!(
@@ -198,12 +261,72 @@ fn cluster(ctx: &mut Ctx, req: &Request) -> R {
     Ok(Flow::Done)
 }
 
-/// READONLY, READWRITE and ASKING: accepted on a cluster node. Every node
-/// owns its slots (there are no replica nodes to read from, and slots do
-/// not move between nodes at run time), so none changes where a command
-/// runs.
+/// `CLUSTER SETSLOT <slot> IMPORTING|MIGRATING|NODE <node-id>` and
+/// `CLUSTER SETSLOT <slot> STABLE`: how a slot moves, node by node.
+fn setslot(ctx: &mut Ctx, cluster: &Cluster, req: &Request) -> R {
+    if req.len() < 4 {
+        return Err(CmdError::msg(
+            "ERR wrong number of arguments for 'cluster|setslot' command",
+        ));
+    }
+    let slot = slot_arg(req.arg(2))? as Slot;
+    let action = String::from_utf8_lossy(req.arg(3)).to_ascii_lowercase();
+    let node = |map: &SlotMap| -> Result<usize, CmdError> {
+        if req.len() != 5 {
+            return Err(CmdError::Syntax);
+        }
+        let id = String::from_utf8_lossy(req.arg(4));
+        map.node_index(&id)
+            .ok_or_else(|| CmdError::msg(format!("ERR I don't know about node {id}")))
+    };
+    match action.as_str() {
+        "migrating" => {
+            let mut map = cluster.map_mut();
+            let to = node(&map)?;
+            map.set_migrating(slot, to).map_err(CmdError::msg)?;
+        }
+        "importing" => {
+            let mut map = cluster.map_mut();
+            let from = node(&map)?;
+            map.set_importing(slot, from).map_err(CmdError::msg)?;
+        }
+        "stable" if req.len() == 4 => cluster.map_mut().set_stable(slot),
+        "node" => {
+            let to = node(&cluster.map())?;
+            // Giving away a slot whose keys are still here would strand
+            // them: refused, as Redis does. The map lock is not held while
+            // the keyspace is read.
+            let mine = cluster.map().is_mine(slot);
+            if mine
+                && to != cluster.map().me_index()
+                && !keys_in_slot(ctx.txn, slot as usize)?.is_empty()
+            {
+                return Err(CmdError::msg(format!(
+                    "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+                )));
+            }
+            cluster.map_mut().assign(slot, to);
+        }
+        _ => return Err(CmdError::Syntax),
+    }
+    ctx.out.ok();
+    Ok(Flow::Done)
+}
+
+/// ASKING: the next command follows an ASK redirection, so it may use a
+/// slot importing into this node.
+fn asking(ctx: &mut Ctx, _req: &Request) -> R {
+    cluster_of(ctx)?;
+    ctx.session.asking = true;
+    ctx.out.ok();
+    Ok(Flow::Done)
+}
+
+/// READONLY and READWRITE: accepted on a cluster node. Every node is a
+/// primary for its slots (there are no replica nodes to read from), so
+/// neither changes where a command runs.
 fn accepted(ctx: &mut Ctx, _req: &Request) -> R {
-    map(ctx)?;
+    cluster_of(ctx)?;
     ctx.out.ok();
     Ok(Flow::Done)
 }
@@ -220,7 +343,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "cluster",
         "Enables read-write queries for a connection to a Redis Cluster replica node.",
     ),
-    CommandSpec::new("asking", 1, FAST, KeySpec::None, accepted).doc(
+    CommandSpec::new("asking", 1, FAST, KeySpec::None, asking).doc(
         "cluster",
         "Signals that a cluster client is following an -ASK redirect.",
     ),

@@ -73,4 +73,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         "Creates a key from the serialized representation of a value.",
     ),
+    // What MIGRATE sends: RESTORE that may use a slot importing here.
+    CommandSpec::new(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM,
+        KeySpec::FIRST,
+        restore,
+    )
+    .doc(
+        "server",
+        "An internal command for migrating keys in a cluster.",
+    ),
 ];

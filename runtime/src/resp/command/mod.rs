@@ -28,6 +28,7 @@ mod introspection;
 mod keys;
 mod lists;
 pub mod locks;
+mod migrate;
 mod monitor;
 mod notify;
 mod persistence;
@@ -416,6 +417,7 @@ static TABLE: LazyLock<CommandTable> = LazyLock::new(|| {
         wait::COMMANDS,
         locks::COMMANDS,
         cluster::COMMANDS,
+        migrate::COMMANDS,
     ];
     let mut all: Vec<&'static CommandSpec> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|c| c.name);
@@ -529,5 +531,12 @@ pub fn execute<'e>(
         1 => engine.txn_one(req.arg(keys[0])),
         _ => engine.txn(keys.iter().map(|&i| req.arg(i))),
     };
+    if let Some(route) = session.ask_if_missing.take()
+        && let Err(e) = cluster::check_present(&mut txn, &route, keys.iter().map(|&i| req.arg(i)))
+    {
+        session.count_error(&e);
+        out.error(&e.to_string());
+        return Flow::Done;
+    }
     run_in(spec, &mut txn, session, out, req)
 }

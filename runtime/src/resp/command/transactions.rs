@@ -51,9 +51,10 @@ fn run_queue<'e>(
         ));
     }
     // Each command was routed when queued; together they must share a slot.
-    if let Some(map) = &ctx.session.shared().cluster {
-        super::cluster::route_queue(map, multi.queued.iter().map(|(s, r)| (*s, r)))?;
-    }
+    let moving = match &ctx.session.shared().cluster {
+        Some(c) => super::cluster::route_queue(c, multi.queued.iter().map(|(s, r)| (*s, r)))?,
+        None => None,
+    };
     let engine = ctx.session.engine();
     if multi.queued.iter().any(|(spec, _)| spec.has(WRITE))
         && let Err(e) = engine.check_writable()
@@ -83,6 +84,13 @@ fn run_queue<'e>(
         return Ok(Flow::Done);
     }
     drop(watch);
+    if let Some(route) = moving {
+        let keys = multi.queued.iter().flat_map(|(spec, req)| {
+            let idx = spec.keys.indices(req).unwrap_or_default();
+            idx.into_iter().map(move |i| req.arg(i))
+        });
+        super::cluster::check_present(&mut all, &route, keys)?;
+    }
     ctx.out.array(multi.queued.len());
     for (spec, req) in &multi.queued {
         // Commands with computed keys validate their arguments there; keep
