@@ -261,3 +261,287 @@ fn redis_py_cluster_client_routes_by_itself() {
         .sum();
     assert_eq!(total, 302, "200 strings, 100 hashes and a tagged pair");
 }
+
+/// Moves `slot` from node `from` to node `to` as `redis-cli --cluster
+/// reshard` does: IMPORTING on the target, MIGRATING on the source, MIGRATE
+/// the keys in batches, then NODE on every node.
+fn move_slot(region: &ShardedRegion, slot: u16, from: usize, to: usize) -> usize {
+    let id = |n: usize| -> String { ok(&mut region.nodes[n].conn(), &["CLUSTER", "MYID"]) };
+    let (from_id, to_id) = (id(from), id(to));
+    let slot_arg = slot.to_string();
+    let mut src = region.nodes[from].conn();
+    let mut dst = region.nodes[to].conn();
+    let _: () = ok(
+        &mut dst,
+        &["CLUSTER", "SETSLOT", &slot_arg, "IMPORTING", &from_id],
+    );
+    let _: () = ok(
+        &mut src,
+        &["CLUSTER", "SETSLOT", &slot_arg, "MIGRATING", &to_id],
+    );
+    let port = region.nodes[to].port().to_string();
+    let mut moved = 0;
+    loop {
+        let batch: Vec<String> = ok(&mut src, &["CLUSTER", "GETKEYSINSLOT", &slot_arg, "20"]);
+        if batch.is_empty() {
+            break;
+        }
+        let mut words = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+        words.extend(batch.iter().map(String::as_str));
+        let _: () = ok(&mut src, &words);
+        moved += batch.len();
+    }
+    for n in [to, from]
+        .into_iter()
+        .chain((0..region.nodes.len()).filter(|&n| n != from && n != to))
+    {
+        let _: () = ok(
+            &mut region.nodes[n].conn(),
+            &["CLUSTER", "SETSLOT", &slot_arg, "NODE", &to_id],
+        );
+    }
+    moved
+}
+
+/// A slot moves from one node to another while a cluster client keeps
+/// incrementing a counter and creating keys in it: every acknowledged write
+/// is on the new owner afterwards and nothing of the slot is left behind.
+#[test]
+fn a_slot_moves_under_write_load_without_losing_writes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let region = ShardedRegion::start(3);
+    let slot = key_slot(b"{moving}");
+    let from = owner_of("{moving}", 3);
+    let to = (from + 1) % 3;
+    let client = redis::cluster::ClusterClient::new(region.urls()).expect("cluster client");
+    let mut c = client.get_connection().expect("connection");
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{{moving}}:old{i}"))
+            .arg(i)
+            .query(&mut c)
+            .expect("preload");
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let client = client.clone();
+        std::thread::spawn(move || {
+            let mut c = client.get_connection().expect("writer connection");
+            let (mut increments, mut created) = (0i64, Vec::new());
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) || i < 200 {
+                let _: i64 = redis::cmd("INCR")
+                    .arg("{moving}:counter")
+                    .query(&mut c)
+                    .expect("INCR during the move");
+                increments += 1;
+                let key = format!("{{moving}}:new{i}");
+                let _: () = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(i)
+                    .query(&mut c)
+                    .expect("SET during the move");
+                created.push(key);
+                i += 1;
+            }
+            (increments, created)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let moved = move_slot(&region, slot, from, to);
+    stop.store(true, Ordering::Relaxed);
+    let (increments, created) = writer.join().expect("writer");
+    assert!(moved >= 300, "only {moved} keys were migrated");
+
+    let mut new_owner = region.nodes[to].conn();
+    let count: i64 = ok(&mut new_owner, &["GET", "{moving}:counter"]);
+    assert_eq!(
+        count, increments,
+        "acknowledged increments lost in the move"
+    );
+    for key in &created {
+        assert_eq!(ok::<i64>(&mut new_owner, &["EXISTS", key]), 1, "{key} lost");
+    }
+    let left: i64 = ok(
+        &mut region.nodes[from].conn(),
+        &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()],
+    );
+    assert_eq!(left, 0);
+    let on_new: i64 = ok(
+        &mut new_owner,
+        &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()],
+    );
+    assert_eq!(on_new as usize, 300 + created.len() + 1);
+    // Every node now sends the slot's keys to the new owner.
+    let mut old = region.nodes[from].conn();
+    assert_eq!(
+        err(&mut old, &["GET", "{moving}:counter"]),
+        format!("MOVED {slot} 127.0.0.1:{}", region.nodes[to].port())
+    );
+    let nodes: String = ok(&mut new_owner, &["CLUSTER", "NODES"]);
+    assert!(!nodes.contains("->-") && !nodes.contains("-<-"), "{nodes}");
+}
+
+/// The slot-moving commands refuse what would lose keys or make no sense,
+/// with Redis's errors.
+#[test]
+fn setslot_and_migrate_refuse_unsafe_moves() {
+    let region = ShardedRegion::start(2);
+    let mut c0 = region.nodes[0].conn();
+    let mut c1 = region.nodes[1].conn();
+    let id1: String = ok(&mut c1, &["CLUSTER", "MYID"]);
+    // bar: slot 5061, node 0's.
+    let _: () = ok(&mut c0, &["SET", "bar", "1"]);
+    assert_eq!(
+        err(&mut c0, &["CLUSTER", "SETSLOT", "5061", "NODE", &id1]),
+        "ERR Can't assign hashslot 5061 to a different node while I still hold keys for this hash slot."
+    );
+    assert_eq!(
+        err(&mut c1, &["CLUSTER", "SETSLOT", "5061", "MIGRATING", &id1]),
+        "ERR I'm not the owner of hash slot 5061"
+    );
+    assert_eq!(
+        err(&mut c0, &["CLUSTER", "SETSLOT", "5061", "IMPORTING", &id1]),
+        "ERR I'm already the owner of hash slot 5061"
+    );
+    assert!(
+        err(
+            &mut c0,
+            &["CLUSTER", "SETSLOT", "5061", "MIGRATING", "nobody"]
+        )
+        .starts_with("ERR I don't know about node")
+    );
+    // While migrating: present keys are served here, missing ones asked for.
+    let _: () = ok(&mut c0, &["CLUSTER", "SETSLOT", "5061", "MIGRATING", &id1]);
+    assert_eq!(ok::<String>(&mut c0, &["GET", "bar"]), "1");
+    let asked = err(&mut c0, &["GET", "{bar}missing"]);
+    assert_eq!(
+        asked,
+        format!("ASK 5061 127.0.0.1:{}", region.nodes[1].port())
+    );
+    assert!(
+        err(&mut c0, &["MGET", "bar", "{bar}missing"]).starts_with("TRYAGAIN"),
+        "some keys here, some gone"
+    );
+    // The importing side serves the slot only after ASKING.
+    let _: () = ok(
+        &mut c1,
+        &[
+            "CLUSTER",
+            "SETSLOT",
+            "5061",
+            "IMPORTING",
+            &ok::<String>(&mut c0, &["CLUSTER", "MYID"]),
+        ],
+    );
+    assert!(err(&mut c1, &["GET", "{bar}missing"]).starts_with("MOVED 5061"));
+    let _: () = ok(&mut c1, &["ASKING"]);
+    assert_eq!(
+        ok::<Option<String>>(&mut c1, &["GET", "{bar}missing"]),
+        None
+    );
+    assert!(
+        err(&mut c1, &["GET", "{bar}missing"]).starts_with("MOVED"),
+        "ASKING lasts one command"
+    );
+    // MIGRATE of nothing, and to a node that is not there.
+    assert_eq!(
+        ok::<String>(
+            &mut c0,
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                &region.nodes[1].port().to_string(),
+                "{bar}missing",
+                "0",
+                "1000"
+            ]
+        ),
+        "NOKEY"
+    );
+    let unreachable = err(&mut c0, &["MIGRATE", "127.0.0.1", "1", "bar", "0", "200"]);
+    assert!(unreachable.starts_with("IOERR"), "{unreachable}");
+    assert_eq!(
+        ok::<String>(&mut c0, &["GET", "bar"]),
+        "1",
+        "kept after a failed MIGRATE"
+    );
+    let _: () = ok(&mut c0, &["CLUSTER", "SETSLOT", "5061", "STABLE"]);
+    assert_eq!(ok::<String>(&mut c0, &["GET", "bar"]), "1");
+}
+
+/// The stock operator tool works on a Meridian region: `redis-cli --cluster
+/// check` finds the map consistent, and `redis-cli --cluster reshard` moves
+/// slots (SETSLOT, GETKEYSINSLOT, MIGRATE) without losing a key.
+#[test]
+fn redis_cli_cluster_reshard_moves_slots_without_losing_keys() {
+    let region = ShardedRegion::start(3);
+    let client = redis::cluster::ClusterClient::new(region.urls()).expect("cluster client");
+    let mut c = client.get_connection().expect("connection");
+    for i in 0..1000 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("key:{i}"))
+            .arg(i)
+            .query(&mut c)
+            .expect("set");
+    }
+    let id = |n: usize| -> String { ok(&mut region.nodes[n].conn(), &["CLUSTER", "MYID"]) };
+    let seed = format!("127.0.0.1:{}", region.nodes[0].port());
+    let cli = |args: &[&str]| -> String {
+        let out = Command::new("redis-cli")
+            .args(args)
+            .output()
+            .expect("redis-cli (scripts/test.sh installs redis-tools)");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let check = cli(&["--cluster", "check", &seed]);
+    assert!(
+        check.contains("All nodes agree about slots configuration"),
+        "{check}"
+    );
+    let reshard = cli(&[
+        "--cluster",
+        "reshard",
+        &seed,
+        "--cluster-from",
+        &id(0),
+        "--cluster-to",
+        &id(1),
+        "--cluster-slots",
+        "300",
+        "--cluster-yes",
+    ]);
+    assert!(reshard.contains("Moving slot 299"), "{reshard}");
+    let check = cli(&["--cluster", "check", &seed]);
+    assert!(
+        check.contains("All nodes agree about slots configuration")
+            && check.contains("All 16384 slots covered")
+            && !check.contains("[WARNING]"),
+        "{check}"
+    );
+    let total: usize = region
+        .nodes
+        .iter()
+        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
+        .sum();
+    assert_eq!(total, 1000);
+    for i in (0..1000).step_by(3) {
+        let v: i64 = redis::cmd("GET")
+            .arg(format!("key:{i}"))
+            .query(&mut c)
+            .expect("get after reshard");
+        assert_eq!(v, i);
+    }
+    // Slots 0-299 are node 1's now, on every node.
+    let slots: String = ok(&mut region.nodes[2].conn(), &["CLUSTER", "NODES"]);
+    let line = slots
+        .lines()
+        .find(|l| l.starts_with(&id(1)))
+        .expect("node 1");
+    assert!(line.contains(" 0-299"), "{line}");
+}

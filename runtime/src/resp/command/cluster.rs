@@ -36,11 +36,15 @@ pub fn route(
     };
     // RESTORE-ASKING is what MIGRATE sends: it carries its own ASKING.
     let asking = asking || spec.name == "restore-asking";
-    decide(
-        cluster
-            .map()
-            .route(keys.iter().map(|&i| req.arg(i)), asking),
-    )
+    let route = cluster
+        .map()
+        .route(keys.iter().map(|&i| req.arg(i)), asking);
+    match route {
+        // MIGRATE moves whatever of a migrating slot is still here (Redis
+        // exempts it too): nothing to ask for.
+        Route::IfPresent { .. } if spec.name == "migrate" => Ok(None),
+        route => decide(route),
+    }
 }
 
 /// Where a whole MULTI/EXEC queue must run: every key of every command in
