@@ -226,6 +226,11 @@ pub struct ClusterConfig {
     pub me: String,
     /// Every node of the region (`[[cluster.nodes]]`).
     pub nodes: Vec<ClusterNodeConfig>,
+    /// Where this node keeps slot ownership once slots have moved
+    /// (default: `cluster-state.json` in `dir`; absent with no `dir` =
+    /// moves are forgotten on restart).
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
 }
 
 /// One node of a sharded region.
@@ -238,6 +243,16 @@ pub struct ClusterNodeConfig {
     pub addr: String,
     /// The hash slots it owns: `"0-5460"`, `"5461"`, …
     pub slots: Vec<String>,
+}
+
+impl Config {
+    /// Where a sharded node keeps its slot ownership, if anywhere.
+    pub fn cluster_state_file(&self) -> Option<PathBuf> {
+        let c = self.cluster.as_ref()?;
+        c.state_file
+            .clone()
+            .or_else(|| self.dir.as_ref().map(|d| d.join("cluster-state.json")))
+    }
 }
 
 /// Default bound of the change log.

@@ -327,7 +327,10 @@ async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
 struct Preflight {
     acl: crate::acl::Acl,
     tls: Option<Arc<crate::client_tls::ListenerTls>>,
-    cluster: Option<crate::cluster::SlotMap>,
+    cluster: Option<(
+        crate::cluster::SlotMap,
+        Option<crate::cluster::SlotStateFile>,
+    )>,
 }
 
 /// Validates `config`, loads its ACL and RESP TLS files, and applies the
@@ -356,12 +359,20 @@ fn preflight(config: &Config) -> Result<Preflight, ServerError> {
         .map(Arc::new);
     let cluster = match &config.cluster {
         None => None,
-        Some(c) => Some(crate::cluster::SlotMap::from_config(c).map_err(|reason| {
-            crate::config::ConfigError::Invalid {
+        Some(c) => {
+            let state = config
+                .cluster_state_file()
+                .map(crate::cluster::SlotStateFile::new);
+            let invalid = |reason| crate::config::ConfigError::Invalid {
                 setting: "cluster",
                 reason,
-            }
-        })?),
+            };
+            let map = match &state {
+                Some(file) => file.load(c).map_err(invalid)?,
+                None => crate::cluster::SlotMap::from_config(c).map_err(invalid)?,
+            };
+            Some((map, state))
+        }
     };
     Ok(Preflight { acl, tls, cluster })
 }
@@ -510,7 +521,12 @@ pub async fn start_with(
         tls: tls.clone(),
         tls_addr,
         wasm: crate::wasm::WasmHost::new(),
-        cluster: cluster.map(crate::cluster::Cluster::new),
+        cluster: cluster.map(|(map, state)| {
+            if state.is_none() {
+                warn!("sharded node without a data directory or cluster.state-file: slots moved by CLUSTER SETSLOT go back to the [cluster] table on restart");
+            }
+            crate::cluster::Cluster::new(map, state)
+        }),
         shutdown: rx,
     });
     shared.wasm.attach(&shared);

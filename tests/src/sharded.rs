@@ -13,6 +13,7 @@ use crate::TestServer;
 pub struct ShardedRegion {
     /// The nodes, in slot order: node `i` owns the `i`-th share of slots.
     pub nodes: Vec<TestServer>,
+    configs: Vec<Config>,
 }
 
 impl ShardedRegion {
@@ -39,23 +40,39 @@ impl ShardedRegion {
                         slots: vec![format!("{}-{}", SLOTS * i / n, SLOTS * (i + 1) / n - 1)],
                     })
                     .collect(),
+                state_file: None,
             };
             let mut nodes = Vec::with_capacity(n);
+            let mut configs = Vec::with_capacity(n);
             for (i, &port) in ports.iter().enumerate() {
-                match TestServer::try_start_with(|c| {
-                    c.port = port;
-                    c.cluster = Some(table(i));
-                    configure(i, c);
-                }) {
+                let mut config = Config {
+                    port,
+                    cluster: Some(table(i)),
+                    ..Config::default()
+                };
+                configure(i, &mut config);
+                let start = config.clone();
+                match TestServer::try_start_with(move |c| *c = start) {
                     Ok(s) => nodes.push(s),
                     Err(_) => break,
                 }
+                configs.push(config);
             }
             if nodes.len() == n {
-                return ShardedRegion { nodes };
+                return ShardedRegion { nodes, configs };
             }
         }
         panic!("could not start {n} sharded nodes on free ports");
+    }
+
+    /// Stops node `i` and starts it again with the same settings (and
+    /// port).
+    pub fn restart(&mut self, i: usize) {
+        let config = self.configs[i].clone();
+        // The old node must be gone before the new one binds its port.
+        drop(self.nodes.remove(i));
+        self.nodes
+            .insert(i, TestServer::start_with(move |c| *c = config));
     }
 
     /// `redis://` URLs of every node (a cluster client's seed list).

@@ -545,3 +545,185 @@ fn redis_cli_cluster_reshard_moves_slots_without_losing_keys() {
         .expect("node 1");
     assert!(line.contains(" 0-299"), "{line}");
 }
+
+/// A node that gave a slot away and restarts does not claim it again: the
+/// ownership it saved when the slot moved wins over the `[cluster]` table.
+#[test]
+fn moved_slots_stay_moved_across_a_restart() {
+    let dir = meridian_tests::TempDir::new("sharding-state");
+    let state = |i: usize| dir.path().join(format!("node{i}-slots.json"));
+    let mut region = ShardedRegion::start_with(2, |i, c| {
+        if let Some(table) = c.cluster.as_mut() {
+            table.state_file = Some(state(i));
+        }
+    });
+    let _: () = ok(&mut region.nodes[0].conn(), &["SET", "bar", "kept"]);
+    // bar: slot 5061, node 0's.
+    assert_eq!(move_slot(&region, 5061, 0, 1), 1);
+    // Without a data directory node 0 comes back empty; what matters is
+    // that it still knows the slot is node 1's.
+    region.restart(0);
+    let moved = err(&mut region.nodes[0].conn(), &["GET", "bar"]);
+    assert_eq!(
+        moved,
+        format!("MOVED 5061 127.0.0.1:{}", region.nodes[1].port())
+    );
+    assert_eq!(
+        ok::<String>(&mut region.nodes[1].conn(), &["GET", "bar"]),
+        "kept"
+    );
+    let nodes: String = ok(&mut region.nodes[0].conn(), &["CLUSTER", "NODES"]);
+    let mine = nodes
+        .lines()
+        .find(|l| l.contains("myself"))
+        .expect("myself");
+    assert!(mine.ends_with(" 0-5060 5062-8191"), "{mine}");
+    // A state file that contradicts the table is refused at start.
+    std::fs::write(
+        state(0),
+        r#"{"format":1,"slots":{"node0":["0-100"],"ghost":["101-16383"]}}"#,
+    )
+    .expect("write");
+    let refused = meridian_tests::TestServer::try_start_with(|c| {
+        c.cluster = Some(meridian::config::ClusterConfig {
+            me: "node0".into(),
+            nodes: vec![
+                meridian::config::ClusterNodeConfig {
+                    name: "node0".into(),
+                    addr: "127.0.0.1:1".into(),
+                    slots: vec!["0-8191".into()],
+                },
+                meridian::config::ClusterNodeConfig {
+                    name: "node1".into(),
+                    addr: "127.0.0.1:2".into(),
+                    slots: vec!["8192-16383".into()],
+                },
+            ],
+            state_file: Some(state(0)),
+        });
+    });
+    let e = refused
+        .err()
+        .expect("a contradicting state file is refused");
+    assert!(e.contains("ghost"), "{e}");
+}
+
+/// Two regions, each sharded over two nodes with the same slot layout, and
+/// each shard replicating active-active with its counterpart: writes made
+/// through either region's cluster client reach the other region, and each
+/// shard pair converges to the same state.
+#[test]
+fn regions_replicate_shard_to_shard() {
+    use meridian::config::{PeerConfig, ReplicationConfig};
+    use meridian::replication::RegionCertificates;
+    use std::time::{Duration, Instant};
+
+    let dir = meridian_tests::TempDir::new("sharding-regions");
+    let names = ["eu-0", "eu-1", "us-0", "us-1"];
+    let certs = RegionCertificates::issue("test CA", &names, &["localhost", "127.0.0.1"])
+        .expect("certificates");
+    certs.write(dir.path(), &names).expect("write certificates");
+    let repl: Vec<u16> = (0..4)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("port")
+                .port()
+        })
+        .collect();
+    // Region r's node i is names[2r + i]; its counterpart is in region 1 - r.
+    let start = |r: usize| {
+        ShardedRegion::start_with(2, |i, c| {
+            let me = 2 * r + i;
+            let peer = 2 * (1 - r) + i;
+            c.region_id = r as u16 + 1;
+            c.region_name = names[me].into();
+            c.replication = Some(ReplicationConfig {
+                listen: format!("127.0.0.1:{}", repl[me]).parse().expect("addr"),
+                ca: dir.path().join("ca.pem"),
+                cert: dir.path().join(format!("{}.pem", names[me])),
+                key: dir.path().join(format!("{}-key.pem", names[me])),
+                log_size: meridian::config::DEFAULT_LOG_SIZE,
+                peers: vec![PeerConfig {
+                    id: (1 - r) as u16 + 1,
+                    name: names[peer].into(),
+                    addr: format!("127.0.0.1:{}", repl[peer]),
+                }],
+            });
+        })
+    };
+    let (eu, us) = (start(0), start(1));
+    let cluster = |region: &ShardedRegion| {
+        redis::cluster::ClusterClient::new(region.urls())
+            .expect("client")
+            .get_connection()
+            .expect("connection")
+    };
+    let (mut ceu, mut cus) = (cluster(&eu), cluster(&us));
+    // A fresh region takes writes once it has heard from its peers.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for c in [&mut ceu, &mut cus] {
+        for k in ["{a}", "{b}", "{c}", "{d}"] {
+            while redis::cmd("SET").arg(k).arg(0).query::<()>(c).is_err() {
+                assert!(Instant::now() < deadline, "regions never became writable");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("eu:{i}"))
+            .arg(i)
+            .query(&mut ceu)
+            .expect("set");
+        let _: () = redis::cmd("SET")
+            .arg(format!("us:{i}"))
+            .arg(i)
+            .query(&mut cus)
+            .expect("set");
+        let _: i64 = redis::cmd("INCR")
+            .arg("visits")
+            .query(&mut ceu)
+            .expect("incr");
+        let _: i64 = redis::cmd("INCR")
+            .arg("visits")
+            .query(&mut cus)
+            .expect("incr");
+    }
+    // Each shard pair converges to the same keyspace.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..2 {
+        loop {
+            let a = meridian_tests::keyspace_digest(&mut eu.nodes[i].conn());
+            let b = meridian_tests::keyspace_digest(&mut us.nodes[i].conn());
+            if a == b {
+                break;
+            }
+            assert!(Instant::now() < deadline, "shard {i} did not converge");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    for i in (0..100).step_by(9) {
+        let v: i64 = redis::cmd("GET")
+            .arg(format!("eu:{i}"))
+            .query(&mut cus)
+            .expect("get");
+        assert_eq!(v, i);
+        let v: i64 = redis::cmd("GET")
+            .arg(format!("us:{i}"))
+            .query(&mut ceu)
+            .expect("get");
+        assert_eq!(v, i);
+    }
+    let visits: i64 = redis::cmd("GET")
+        .arg("visits")
+        .query(&mut ceu)
+        .expect("get");
+    assert_eq!(visits, 200, "increments from both regions all count");
+    let keys: usize = eu
+        .nodes
+        .iter()
+        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
+        .sum();
+    assert_eq!(keys, 205);
+}

@@ -12,24 +12,39 @@
 
 mod map;
 mod slot;
+mod state;
 
 use parking_lot::RwLock;
 
 pub use map::{ClusterNode, Route, SlotMap};
 pub use slot::{SLOTS, Slot, SlotRange, key_slot};
+pub use state::SlotStateFile;
 
 /// A node's view of its region's slots, shared by its connections: read on
 /// every command, changed by `CLUSTER SETSLOT`.
 #[derive(Debug)]
 pub struct Cluster {
     map: RwLock<SlotMap>,
+    /// Where ownership changes are kept, if anywhere.
+    state: Option<SlotStateFile>,
 }
 
 impl Cluster {
-    /// The node's cluster state, starting from `map`.
-    pub fn new(map: SlotMap) -> Cluster {
+    /// The node's cluster state, starting from `map`; ownership changes are
+    /// saved to `state` if given.
+    pub fn new(map: SlotMap, state: Option<SlotStateFile>) -> Cluster {
         Cluster {
             map: RwLock::new(map),
+            state,
+        }
+    }
+
+    /// Makes `node` the owner of `slot` and saves the new ownership.
+    pub fn assign(&self, slot: Slot, node: usize) -> std::io::Result<()> {
+        self.map.write().assign(slot, node);
+        match &self.state {
+            Some(file) => file.save_with(|| self.map.read().clone()),
+            None => Ok(()),
         }
     }
 

@@ -12,10 +12,8 @@
 //! load is `wasm::catalog`'s and `wasm::deploy`'s business.
 
 use std::collections::HashSet;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +25,6 @@ use crate::wasm::catalog::{Code, Deployed, Entry, ModuleKind, sha256_hex};
 pub const FOLDER: &str = "modules";
 const MANIFEST: &str = "manifest.json";
 const FORMAT: u32 = 1;
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Serialize, Deserialize)]
 struct Manifest {
@@ -64,22 +60,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
 
 /// Writes `bytes` to `path` through a synced temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let temp = dir.join(format!(
-        ".temp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&temp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        io(path)(e)
-    })
+    super::write_file_atomically(path, bytes).map_err(io(path))
 }
 
 fn component_path(folder: &Path, sha256: &str) -> PathBuf {

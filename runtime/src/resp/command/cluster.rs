@@ -309,7 +309,11 @@ fn setslot(ctx: &mut Ctx, cluster: &Cluster, req: &Request) -> R {
                     "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
                 )));
             }
-            cluster.map_mut().assign(slot, to);
+            cluster.assign(slot, to).map_err(|e| {
+                CmdError::msg(format!(
+                    "ERR the slot moved but its new owner could not be saved: {e}"
+                ))
+            })?;
         }
         _ => return Err(CmdError::Syntax),
     }
