@@ -2,8 +2,10 @@
 //! drive a cluster: keys land on the node that owns their slot, a node
 //! redirects (MOVED) what it does not own and refuses (CROSSSLOT) what spans
 //! slots, CLUSTER SLOTS/SHARDS/NODES describe the map, and cluster-aware
-//! clients (the `redis` crate, redis-py's RedisCluster, `redis-cli -c`)
-//! route by themselves.
+//! clients (the `redis` crate, redis-py's RedisCluster, ioredis's Cluster,
+//! `redis-cli -c`) route by themselves. Slots move between nodes under load
+//! (`redis-cli --cluster reshard` too), and sharded regions replicate shard
+//! to shard.
 
 use std::path::Path;
 use std::process::Command;
@@ -726,4 +728,31 @@ fn regions_replicate_shard_to_shard() {
         .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
         .sum();
     assert_eq!(keys, 205);
+}
+
+#[test]
+fn ioredis_cluster_client_routes_by_itself() {
+    let region = ShardedRegion::start(3);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
+    assert!(
+        dir.join("node_modules/ioredis").is_dir(),
+        "ioredis is not installed: npm ci --prefix tests/node (scripts/test.sh does)"
+    );
+    let out = Command::new("node")
+        .arg(dir.join("ioredis_cluster.js"))
+        .arg(region.nodes[0].port().to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node ({e}): scripts/test.sh installs it"));
+    assert!(
+        out.status.success(),
+        "ioredis Cluster flows failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let total: usize = region
+        .nodes
+        .iter()
+        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
+        .sum();
+    assert_eq!(total, 202, "150 items, a tagged pair, 50 feed entries");
 }
