@@ -114,3 +114,64 @@ fn concurrent_setbits_keep_one_string_and_concurrent_geoadds_both_land() {
     assert_eq!(b1 + b2, 1, "{seen:?}");
     assert_eq!(members, &["from0", "from1"], "{seen:?}");
 }
+
+/// INCRBYFLOAT and HINCRBYFLOAT are counters: concurrent increments in
+/// different regions all count (docs/semantics.md), and every region shows
+/// the same float, rounding included.
+#[test]
+fn concurrent_float_increments_all_count() {
+    let cluster = TestCluster::start(3);
+    let mut c0 = cluster.conn(0);
+    let _: () = run(&mut c0, &["SET", "price", "10.5"]);
+    let _: i64 = run(&mut c0, &["HSET", "cart", "total", "1.25"]);
+    cluster.wait_converged(PATIENCE);
+    cluster.partition(1);
+    cluster.partition(2);
+    let _: String = run(&mut cluster.conn(0), &["INCRBYFLOAT", "price", "0.1"]);
+    let _: String = run(&mut cluster.conn(1), &["INCRBYFLOAT", "price", "2.2"]);
+    let _: String = run(&mut cluster.conn(2), &["INCRBYFLOAT", "price", "-0.3"]);
+    let _: i64 = run(&mut cluster.conn(1), &["INCRBY", "hits", "2"]);
+    let _: String = run(&mut cluster.conn(2), &["INCRBYFLOAT", "hits", "0.5"]);
+    let _: String = run(
+        &mut cluster.conn(0),
+        &["HINCRBYFLOAT", "cart", "total", "2.5"],
+    );
+    let _: String = run(
+        &mut cluster.conn(1),
+        &["HINCRBYFLOAT", "cart", "total", "0.25"],
+    );
+    let _: String = run(
+        &mut cluster.conn(2),
+        &["HINCRBYFLOAT", "cart", "tax", "0.75"],
+    );
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let mut c = cluster.conn(i);
+        let price: String = run(&mut c, &["GET", "price"]);
+        let hits: String = run(&mut c, &["GET", "hits"]);
+        let total: String = run(&mut c, &["HGET", "cart", "total"]);
+        let tax: String = run(&mut c, &["HGET", "cart", "tax"]);
+        seen.push((price, hits, total, tax));
+    }
+    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:?}");
+    let (price, hits, total, tax) = &seen[0];
+    let close = |text: &str, want: f64| text.parse::<f64>().is_ok_and(|v| (v - want).abs() < 1e-9);
+    assert!(close(price, 12.5), "price {price}: 10.5 + 0.1 + 2.2 - 0.3");
+    assert!(
+        close(hits, 2.5),
+        "hits {hits}: INCRBY 2 and INCRBYFLOAT 0.5"
+    );
+    assert!(close(total, 4.0), "total {total}: 1.25 + 2.5 + 0.25");
+    assert_eq!(tax, "0.75");
+    // A SET resets what it saw; increments it did not see still count.
+    cluster.partition(2);
+    let _: () = run(&mut cluster.conn(0), &["SET", "price", "1"]);
+    let _: String = run(&mut cluster.conn(2), &["INCRBYFLOAT", "price", "0.5"]);
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    everywhere(&cluster, "SET 1 plus the unseen 0.5", |c| {
+        run::<String>(c, &["GET", "price"]) == "1.5"
+    });
+}

@@ -103,6 +103,10 @@ pub enum DeltaOp {
     /// commutative and idempotent, so the order deltas are applied in does
     /// not matter for documents.
     DocChange(ByteBuf),
+    /// INCRBYFLOAT on a string holding a number.
+    IncrFloat(f64),
+    /// HINCRBYFLOAT of a field.
+    HashIncrFloat(ByteBuf, f64),
 }
 
 /// A key's value on the wire. Collections travel whole: a write to a

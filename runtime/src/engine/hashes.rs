@@ -178,8 +178,12 @@ impl Txn<'_> {
             return Err(EngineError::NotFinite);
         }
         let text = blob(format_f64_incr(next).as_bytes());
+        let before = self.delta_base(key)?;
         let mut e = self.hash_mut(key)?;
         as_hash_mut(&mut e.value)?.set(field, &text);
+        drop(e);
+        let op = || DeltaOp::HashIncrFloat(ByteBuf::from(field.to_vec()), delta);
+        self.note_delta(key, op, before);
         Ok(text)
     }
 

@@ -158,7 +158,9 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
         None => {
             let empty = match ops.clone().next() {
                 Some(DeltaOp::SetAdd(_)) => Value::Set(Box::default()),
-                Some(DeltaOp::HashSet(_) | DeltaOp::HashIncr(..)) => Value::Hash(Box::default()),
+                Some(DeltaOp::HashSet(_) | DeltaOp::HashIncr(..) | DeltaOp::HashIncrFloat(..)) => {
+                    Value::Hash(Box::default())
+                }
                 Some(DeltaOp::ZSetScore(_) | DeltaOp::ZIncr(..)) => Value::ZSet(Box::default()),
                 Some(DeltaOp::DocChange(_)) => Value::Doc(Box::default()),
                 _ => Value::Str(blob(b"0")),
@@ -174,6 +176,14 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
         Value::Str(s) => crate::engine::number::parse_i64(s).map(i128::from),
         _ => None,
     };
+    // Once any increment is a float the string shows the float sum of all
+    // of them, added in the versions' stamp order (the same everywhere, so
+    // every region rounds alike).
+    let mut float_sum: Option<f64> = match &value {
+        Value::Str(s) => crate::engine::number::parse_f64(s),
+        _ => None,
+    };
+    let mut floats = false;
     // Document changes merge as one batch (automerge orders them by their
     // own dependencies, not by ours).
     let mut doc_changes: Vec<&[u8]> = Vec::new();
@@ -183,6 +193,24 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
             (DeltaOp::Incr(n), Value::Str(_)) => {
                 if let Some(s) = &mut sum {
                     *s += i128::from(*n);
+                }
+                if let Some(f) = &mut float_sum {
+                    *f += *n as f64;
+                }
+            }
+            (DeltaOp::IncrFloat(by), Value::Str(_)) => {
+                floats = true;
+                if let Some(f) = &mut float_sum {
+                    *f += by;
+                }
+            }
+            (DeltaOp::HashIncrFloat(f, by), Value::Hash(h)) => {
+                let current = match h.get(f) {
+                    Some(v) => crate::engine::number::parse_f64(v),
+                    None => Some(0.0),
+                };
+                if let Some(next) = current.map(|c| c + by).filter(|n| n.is_finite()) {
+                    h.set(f, crate::engine::number::format_f64_incr(next).as_bytes());
                 }
             }
             (DeltaOp::SetAdd(members), Value::Set(set)) => {
@@ -218,8 +246,12 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
             _ => {}
         }
     }
-    if let (Some(s), Value::Str(_)) = (sum, &value) {
-        value = Value::Str(number(s));
+    match (floats, float_sum, sum, &value) {
+        (true, Some(f), _, Value::Str(_)) if f.is_finite() => {
+            value = Value::Str(blob(crate::engine::number::format_f64_incr(f).as_bytes()));
+        }
+        (false, _, Some(s), Value::Str(_)) => value = Value::Str(number(s)),
+        _ => {}
     }
     if let Value::Doc(d) = &mut value
         && !doc_changes.is_empty()

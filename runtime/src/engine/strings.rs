@@ -180,8 +180,11 @@ impl Txn<'_> {
             return Err(EngineError::NotFinite);
         }
         let text = blob(format_f64_incr(next).as_bytes());
+        let before = self.delta_base(key)?;
         let mut e = self.string_mut(key)?;
         e.value = Value::Str(text.clone());
+        drop(e);
+        self.note_delta(key, || DeltaOp::IncrFloat(delta), before);
         Ok(text)
     }
 
