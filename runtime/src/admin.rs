@@ -7,6 +7,8 @@
 //! requires `Authorization: Bearer <token>`; the server refuses to serve it
 //! beyond loopback without one. It only reads: nothing here changes data, and
 //! it must never hold a shard lock longer than one shard's digest takes.
+//! Paths under `/ui` go to the web [`console`](crate::console), which
+//! authenticates ACL users itself.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -29,14 +31,27 @@ use crate::server::Shared;
 /// Serves the admin endpoint on `listener` until shutdown.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     let mut shutdown = shared.shutdown_signal();
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(shared.config.bind, 0));
+    let console = crate::console::Console::start(shared.clone(), local);
     while let Some((stream, peer)) =
         crate::server::accept_next(&listener, &mut shutdown, "admin").await
     {
         let shared = shared.clone();
+        let console = console.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(&shared, req)) }
+                let console = console.clone();
+                async move {
+                    // The console logs users in itself (ACL users, like
+                    // AUTH), so the bearer token does not apply to it.
+                    if crate::console::is_console_path(req.uri().path()) {
+                        return Ok::<_, Infallible>(console.handle(req, peer).await);
+                    }
+                    Ok::<_, Infallible>(route(&shared, req))
+                }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -306,9 +321,10 @@ fn wasm_metrics(shared: &Shared, out: &mut String) {
     );
 }
 
-/// Binds the admin listener next to RESP.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+/// Binds the admin listener next to RESP; with `fallback`, on the next free
+/// port if `addr`'s is taken (as `meridian dev` does for every listener).
+pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListener> {
+    crate::wasm::http::bind(addr, fallback).await
 }
 
 #[cfg(test)]

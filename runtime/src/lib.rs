@@ -20,6 +20,7 @@ pub mod admin;
 pub mod client_tls;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod crdt;
 pub mod docs;
 pub mod engine;
