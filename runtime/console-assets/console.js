@@ -92,6 +92,7 @@ async function start() {
     showLogin();
   });
   $("#scan-form").addEventListener("submit", (ev) => { ev.preventDefault(); scan(true); });
+  $("#deploy-form").addEventListener("submit", deploy);
   $("#scan-more").addEventListener("click", () => scan(false));
   $("#ttl-set").addEventListener("click", () => {
     const ms = parseInt($("#ttl-input").value, 10);
@@ -433,19 +434,64 @@ function renderValue(d) {
 // ---------------------------------------------------------------- modules
 
 async function refreshModules() {
-  let r;
-  try { r = await api("/ui/api/modules"); } catch (e) { $("#modules-error").textContent = e.message; return; }
+  let list;
+  try { list = await api("/ui/api/modules"); } catch (e) { $("#modules-error").textContent = e.message; return; }
   $("#modules-error").textContent = "";
   const tbody = $("#modules-table tbody");
   tbody.replaceChildren();
-  for (const m of r.modules) {
+  for (const m of list) {
     const tr = el("tr");
     tr.dataset.module = m.name;
-    const errors = m.traps + m.timeouts + m.errors;
-    tr.append(el("td", m.name), el("td", m.kind), el("td", m.route || m.functions.join(", ")),
-      el("td", m.calls), el("td", errors), el("td", m.p99_ms === null || m.p99_ms === undefined ? "—" : m.p99_ms.toFixed(2)), el("td"));
+    const fns = (m.functions || []).map((f) => f.name).join(", ");
+    const source = m.source === "deployed"
+      ? "deployed by region " + m.deployed_by_region + " at " + new Date(m.deployed_at_ms).toISOString()
+      : "config file";
+    const actions = el("td");
+    if (m.source === "deployed") {
+      actions.append(button("Delete", async () => {
+        if (!(await confirmAction("Delete module " + m.name + " from every region?"))) return;
+        try {
+          await api("/ui/api/modules/" + encodeURIComponent(m.name), { method: "DELETE" });
+          $("#deploy-status").textContent = "Deleted " + m.name + ".";
+        } catch (e) { $("#modules-error").textContent = e.message; }
+        refreshModules();
+      }, "danger"));
+    }
+    tr.append(el("td", m.name), el("td", m.kind), el("td", m.route || fns), el("td", source),
+      el("td", m.invocations === undefined ? "—" : m.invocations),
+      el("td", m.errors === undefined ? "—" : m.errors),
+      el("td", m.loaded ? "yes" : ("no" + (m.error ? ": " + m.error : ""))), actions);
     tbody.append(tr);
   }
+}
+
+async function deploy(ev) {
+  ev.preventDefault();
+  $("#modules-error").textContent = "";
+  const name = $("#deploy-name").value.trim();
+  const file = $("#deploy-file").files[0];
+  if (!name || !file) return;
+  const params = new URLSearchParams();
+  if ($("#deploy-kind").value) params.set("kind", $("#deploy-kind").value);
+  if ($("#deploy-route").value) params.set("route", $("#deploy-route").value);
+  const replacing = Array.from(document.querySelectorAll("#modules-table tbody tr"))
+    .some((tr) => tr.dataset.module === name);
+  if (replacing && !(await confirmAction("Replace module " + name + " in every region?"))) return;
+  $("#deploy-status").textContent = "Deploying " + name + "…";
+  const q = params.toString();
+  const r = await fetch("/ui/api/modules/" + encodeURIComponent(name) + (q ? "?" + q : ""), {
+    method: "PUT", credentials: "same-origin",
+    headers: { "Content-Type": "application/wasm" }, body: await file.arrayBuffer() });
+  let body = null;
+  try { body = await r.json(); } catch (_) { body = null; }
+  if (!r.ok) {
+    $("#deploy-status").textContent = "";
+    $("#modules-error").textContent = (body && body.error) || ("HTTP " + r.status);
+    return;
+  }
+  $("#deploy-status").textContent = (r.status === 201 ? "Deployed " : "Replaced ") + body.name +
+    (body.route ? " at " + body.route : "") + ".";
+  refreshModules();
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -109,6 +109,10 @@ pub struct Config {
     pub http_port: Option<u16>,
     /// WASM modules loaded at start (`[[modules]]`).
     pub modules: Vec<crate::wasm::ModuleConfig>,
+    /// Largest component the admin API accepts (`PUT /v1/modules/{name}`),
+    /// in bytes; larger bodies get 413.
+    #[serde(deserialize_with = "de_memory")]
+    pub max_module_size: u64,
     /// Plugin functions called for messages on matching channels
     /// (`[[triggers]]`).
     pub triggers: Vec<crate::wasm::TriggerConfig>,
@@ -248,6 +252,7 @@ impl Default for Config {
             admin_token: None,
             http_port: None,
             modules: Vec::new(),
+            max_module_size: 32 * 1024 * 1024,
             triggers: Vec::new(),
             busy_reply_threshold: crate::scripting::control::DEFAULT_BUSY_REPLY_THRESHOLD_MS,
             dir: None,
@@ -357,6 +362,15 @@ impl Config {
         }
         if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(invalid("admin-token", "must be at least 16 characters"));
+        }
+        let most = crate::wasm::catalog::MAX_MODULE_BYTES as u64;
+        if self.max_module_size == 0 || self.max_module_size > most {
+            return Err(invalid(
+                "max-module-size",
+                &format!(
+                    "must be between 1 and {most} bytes (modules travel in one replication frame)"
+                ),
+            ));
         }
         Ok(())
     }

@@ -188,6 +188,10 @@ impl EngineRef for Shared {
     fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    fn modules(&self) -> Option<&crate::wasm::catalog::Catalog> {
+        Some(self.wasm.deploys().catalog())
+    }
 }
 
 impl Shared {
@@ -469,10 +473,12 @@ pub async fn start_with(
         p.attach(weak);
     }
     shared.wasm.load_configured(&shared.config.modules)?;
+    shared.wasm.restore(&shared)?;
     crate::wasm::trigger::start(&shared, &shared.config.triggers)?;
     let mut tasks = vec![
         tokio::spawn(accept_loop(shared.clone(), listener, None)),
         tokio::spawn(maintenance_loop(shared.clone())),
+        tokio::spawn(crate::wasm::deploy::run(shared.clone())),
     ];
     if let (Some(l), Some(t)) = (tls_listener, tls) {
         tasks.push(tokio::spawn(accept_loop(shared.clone(), l, Some(t))));

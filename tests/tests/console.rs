@@ -415,3 +415,66 @@ fn the_regions_view_shows_a_cut_link_and_the_lag_it_builds() {
     });
     assert!(healed, "{last}");
 }
+
+#[test]
+fn modules_deploy_from_the_console_as_a_user_allowed_function_load() {
+    let s = TestServer::start_with(|c| {
+        c.metrics_port = Some(0);
+        c.http_port = Some(0);
+        c.user = vec![
+            "default off".into(),
+            "ops on >ops-pw ~* &* +@all".into(),
+            "reader on >reader-pw ~* +@read".into(),
+        ];
+    });
+    let hello = std::fs::read(meridian_tests::examples::wasm_path("hello-edge")).expect("wasm");
+    let addr = admin(&s);
+    let edge = s.http_addr().expect("edge listener");
+    let put = |c: &ConsoleClient, path: &str, content_type: &str| {
+        meridian_tests::http::try_request(
+            addr,
+            "PUT",
+            path,
+            &[
+                ("Cookie", c.cookie().expect("cookie")),
+                ("Content-Type", content_type),
+            ],
+            &hello,
+        )
+        .expect("answer")
+    };
+    let mut reader = ConsoleClient::new(addr);
+    assert_eq!(reader.login("reader", "reader-pw").0, 200);
+    // Listing needs only a session; deploying needs FUNCTION LOAD.
+    assert_eq!(reader.ok("/ui/api/modules"), json!([]));
+    let denied = put(
+        &reader,
+        "/ui/api/modules/hello?route=/hi",
+        "application/wasm",
+    );
+    assert_eq!(denied.status, 403, "{}", denied.text());
+    assert!(denied.text().contains("NOPERM"), "{}", denied.text());
+    assert_eq!(get(edge, "/hi", &[]).status, 404);
+
+    let mut ops = ConsoleClient::new(addr);
+    assert_eq!(ops.login("ops", "ops-pw").0, 200);
+    // Not sent as a component: refused before anything is read.
+    assert_eq!(put(&ops, "/ui/api/modules/hello", "text/plain").status, 400);
+    let made = put(&ops, "/ui/api/modules/hello?route=/hi", "application/wasm");
+    assert_eq!(made.status, 201, "{}", made.text());
+    let listed = ops.ok("/ui/api/modules");
+    assert_eq!(listed[0]["name"], "hello");
+    assert_eq!(listed[0]["route"], "/hi");
+    assert_eq!(get(edge, "/hi", &[]).status, 200);
+    assert_eq!(ops.ok("/ui/api/modules")[0]["invocations"], 1);
+    // Only a user allowed FUNCTION DELETE removes it.
+    assert_eq!(
+        reader.send("DELETE", "/ui/api/modules/hello", None).status,
+        403
+    );
+    assert_eq!(
+        ops.send("DELETE", "/ui/api/modules/hello", None).status,
+        204
+    );
+    assert_eq!(get(edge, "/hi", &[]).status, 404);
+}

@@ -22,8 +22,16 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 pub fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    harden(&mut r);
+    r
+}
+
+/// Adds the headers every console response carries to `r` (made here or
+/// by the admin API the console forwards to).
+pub fn harden(r: &mut Reply) {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -37,7 +45,6 @@ pub fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Byt
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    r
 }
 
 /// A JSON response; never cached (it holds data and session state).

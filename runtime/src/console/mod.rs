@@ -87,6 +87,12 @@ impl Console {
             }
             _ => {}
         }
+        if modules::owns(&path) {
+            let Some((_, session)) = self.session_of(&req) else {
+                return error(StatusCode::UNAUTHORIZED, "login required");
+            };
+            return modules::handle(self.shared.clone(), &session.user, req).await;
+        }
         let known = matches!(
             (&method, path.as_str()),
             (&Method::GET, "/ui/api/regions")
@@ -94,7 +100,6 @@ impl Console {
                 | (&Method::GET, "/ui/api/keys")
                 | (&Method::GET, "/ui/api/key")
                 | (&Method::POST, "/ui/api/key")
-                | (&Method::GET, "/ui/api/modules")
         );
         if !known {
             return error(
@@ -121,10 +126,6 @@ impl Console {
                     }),
                 )
             }
-            "/ui/api/modules" => json(
-                StatusCode::OK,
-                &serde_json::json!({ "modules": modules::list(&self.shared) }),
-            ),
             "/ui/api/keys" => {
                 let pattern = param(&q, "pattern")
                     .filter(|p| !p.is_empty())

@@ -1,82 +1,89 @@
-//! The modules view: every WASM module loaded in this region — edge modules
-//! by route, plugin libraries with their functions — and its call and
-//! failure counters (the figures /metrics exports). It only reads the
-//! registry; deploying goes through the admin module API.
+//! The modules view: the WASM modules of this region (deployed or
+//! configured, with their invocations and errors), and deploying,
+//! replacing or deleting one from the page. The listing and the deploys are
+//! the admin module API's (`admin::modules`) — this file adds only what the
+//! console needs in front of it: the logged-in user must be allowed
+//! `FUNCTION LOAD` (deploy, replace) or `FUNCTION DELETE` (delete) by its
+//! ACL rules, checked as RESP checks those commands.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use serde::Serialize;
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode, Uri};
 
+use super::http::{Reply, error};
+use crate::resp::Request as Command;
 use crate::server::Shared;
-use crate::wasm::registry::ModuleStats;
 
-/// One loaded module.
-#[derive(Debug, Serialize)]
-pub struct Module {
-    /// Its name.
-    pub name: String,
-    /// `edge` (serves HTTP) or `plugin` (FCALL functions).
-    pub kind: &'static str,
-    /// The route an edge module serves.
-    pub route: Option<String>,
-    /// A plugin's functions.
-    pub functions: Vec<String>,
-    /// Size of the component in bytes (plugins; edge modules do not keep it).
-    pub code_bytes: Option<usize>,
-    /// Calls started.
-    pub calls: u64,
-    /// Calls that trapped.
-    pub traps: u64,
-    /// Calls stopped at their deadline.
-    pub timeouts: u64,
-    /// Calls whose guest answered an error.
-    pub errors: u64,
+/// Where the console serves the module API.
+pub const PREFIX: &str = "/ui/api/modules";
+
+/// True if `path` is the console's module API.
+pub fn owns(path: &str) -> bool {
+    path == PREFIX
+        || path
+            .strip_prefix(PREFIX)
+            .is_some_and(|r| r.starts_with('/'))
 }
 
-fn counters(m: &mut Module, s: &ModuleStats) {
-    m.calls = s.calls.load(Ordering::Relaxed);
-    m.traps = s.traps.load(Ordering::Relaxed);
-    m.timeouts = s.timeouts.load(Ordering::Relaxed);
-    m.errors = s.errors.load(Ordering::Relaxed);
+/// The RESP command whose permission a console request needs: listing
+/// needs none beyond a session; a deploy `FUNCTION LOAD REPLACE`, a delete
+/// `FUNCTION DELETE name`.
+fn equivalent(method: &Method, name: &str) -> Option<Vec<Vec<u8>>> {
+    let words: &[&[u8]] = match *method {
+        Method::PUT => &[b"FUNCTION", b"LOAD", b"REPLACE", b"<component>"],
+        Method::DELETE => &[b"FUNCTION", b"DELETE", name.as_bytes()],
+        _ => return None,
+    };
+    Some(words.iter().map(|w| w.to_vec()).collect())
 }
 
-/// The modules of this region, edge modules first, each kind by name.
-pub fn list(shared: &Shared) -> Vec<Module> {
-    let reg = shared.wasm.registry();
-    let mut out = Vec::new();
-    let mut edges = reg.edges();
-    edges.sort_by(|a, b| a.name.cmp(&b.name));
-    for e in edges {
-        let mut m = Module {
-            name: e.name.clone(),
-            kind: "edge",
-            route: Some(e.route.clone()),
-            functions: Vec::new(),
-            code_bytes: None,
-            calls: 0,
-            traps: 0,
-            timeouts: 0,
-            errors: 0,
-        };
-        counters(&mut m, &e.stats);
-        out.push(m);
+/// Checks that `user` may run `words` (its ACL rules, as RESP applies them).
+fn permitted(shared: &Shared, user: &str, words: &[Vec<u8>]) -> Result<(), String> {
+    let Some(u) = shared.acl.get(user) else {
+        return Err(format!("NOPERM User {user} no longer exists"));
+    };
+    let req = Command::from_args(words);
+    let Some((index, spec)) = crate::resp::command::table().lookup(req.arg(0)) else {
+        return Err("ERR unknown command".into());
+    };
+    u.check(spec, index, &req).map_err(|denied| {
+        let name = crate::acl::permission::full_name(spec, &req);
+        denied.error_line(user, &name)
+    })
+}
+
+/// Serves `req` (under [`PREFIX`]) for `user` through the admin module API.
+pub async fn handle(shared: Arc<Shared>, user: &str, mut req: Request<Incoming>) -> Reply {
+    let path = req.uri().path().to_string();
+    let rest = &path[PREFIX.len()..];
+    let name = rest.trim_start_matches('/');
+    if let Some(words) = equivalent(req.method(), name) {
+        if let Err(line) = permitted(&shared, user, &words) {
+            return error(StatusCode::FORBIDDEN, line);
+        }
+        // The component is sent raw; a cross-site form cannot set this
+        // type (one more guard besides the SameSite cookie).
+        let wasm = req
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/wasm"));
+        if *req.method() == Method::PUT && !wasm {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "send the component as application/wasm",
+            );
+        }
     }
-    let mut libs = reg.libraries();
-    libs.sort_by(|a, b| a.name.cmp(&b.name));
-    for l in libs {
-        let mut m = Module {
-            name: l.name.clone(),
-            kind: "plugin",
-            route: None,
-            functions: l.functions.iter().map(|f| f.name.clone()).collect(),
-            code_bytes: Some(l.code_len),
-            calls: 0,
-            traps: 0,
-            timeouts: 0,
-            errors: 0,
-        };
-        counters(&mut m, &l.stats);
-        out.push(m);
+    let target = match req.uri().query() {
+        Some(q) => format!("{}{rest}?{q}", crate::admin::modules::PREFIX),
+        None => format!("{}{rest}", crate::admin::modules::PREFIX),
+    };
+    match target.parse::<Uri>() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad module path: {e}")),
     }
-    out
+    let mut r = crate::admin::modules::handle(shared, req).await;
+    super::http::harden(&mut r);
+    r
 }

@@ -10,6 +10,8 @@
 //! - `recovery`: snapshot, then the log segments after it, replayed through
 //!   the engine's apply paths; a torn tail is cut off with a warning.
 //! - `record`: the checksummed framing both file kinds use.
+//! - `modules`: the WASM modules deployed at run time (`modules/`), which
+//!   are not keys: one file per component and a manifest.
 //!
 //! Because the applied vector is restored, a restarted region knows its own
 //! changes again: replication's catch-up gate only waits for what peers
@@ -21,6 +23,7 @@
 //! answers.
 
 pub mod aof;
+pub mod modules;
 pub mod record;
 pub mod recovery;
 pub mod snapshot;

@@ -25,6 +25,12 @@
 //! runs, the region's lock service may queue votes and answers for this peer,
 //! and received ones go straight to it, whatever the change stream is doing.
 //!
+//! Deployed WASM modules ([`PeerMsg::Module`]) share it too: the session
+//! sends the region's whole module table when it starts, then each entry
+//! that changes, and merges what it receives (see `crate::wasm::catalog` for
+//! why a table and not a queue). The table is applied to the registry
+//! elsewhere, so a component that does not load here never touches the link.
+//!
 //! Anything unexpected from a peer ends that link (logged) and it is dialled
 //! again; the process never stops for a peer.
 
@@ -121,6 +127,9 @@ pub enum PeerMsg {
     /// A global lock's vote request or answer (see `crate::locks`). Sent
     /// at any point after `Resume`, independent of the change stream.
     Lock(LockMsg),
+    /// An entry of the sender's deployed-module table (a module or a
+    /// tombstone). Sent at any point after `Resume`.
+    Module(crate::wasm::catalog::Entry),
 }
 
 /// One other region, as configured.
@@ -153,6 +162,12 @@ pub struct ReplicationSetup {
 pub trait EngineRef: Send + Sync + 'static {
     /// The engine.
     fn engine(&self) -> &Engine;
+
+    /// The deployed WASM modules, if this region runs them (a server does;
+    /// an engine alone does not).
+    fn modules(&self) -> Option<&crate::wasm::catalog::Catalog> {
+        None
+    }
 }
 
 impl EngineRef for Engine {
@@ -311,12 +326,14 @@ async fn run_session<E: EngineRef>(
             }
             Ok::<(), SessionError>(())
         };
+        let modules = send_modules(shared.clone(), sender.clone());
         let send = send_loop(shared.clone(), sender, peer, resume_rx);
         let recv = recv_loop(shared.clone(), receiver, peer, resume_tx);
         tokio::select! {
             r = send => r,
             r = recv => r,
             r = forward => r,
+            r = modules => r,
             _ = stop.wait_for(|s| *s) => Ok(()),
         }
     }
@@ -325,6 +342,30 @@ async fn run_session<E: EngineRef>(
         warn!(peer = %name, error = %e, "replication session ended");
     }
     set_state(replica, peer, LinkState::Down);
+}
+
+/// Sends the whole module table, then every entry that changes, for as long
+/// as the link is up.
+async fn send_modules<E: EngineRef>(
+    shared: Arc<E>,
+    sender: LinkSender<PeerMsg>,
+) -> Result<(), SessionError> {
+    let Some(catalog) = shared.modules() else {
+        return std::future::pending().await;
+    };
+    let mut changed = catalog.subscribe();
+    let mut sent = 0;
+    loop {
+        changed.borrow_and_update();
+        let (entries, upto) = catalog.since(sent);
+        for e in entries {
+            sender.send(&PeerMsg::Module(e)).await?;
+        }
+        sent = upto;
+        if changed.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
 }
 
 async fn send_loop<E: EngineRef>(
@@ -525,6 +566,13 @@ async fn recv_loop<E: EngineRef>(
                 report = Some(applied);
             }
             PeerMsg::Lock(m) => engine.locks().on_message(peer, m),
+            PeerMsg::Module(entry) => {
+                // A delete made here after seeing this entry must win over it.
+                engine.clock().observe(entry.stamp);
+                if let Some(catalog) = shared.modules() {
+                    catalog.merge(entry);
+                }
+            }
         }
         if let Some(p) = replica.peer(peer) {
             let mut p = p.lock();

@@ -16,6 +16,10 @@
 //!   [`Txn`](crate::engine::Txn) directly (no RESP round trip);
 //! - [`registry`]: loaded modules (plugin libraries by name, edge modules by
 //!   route) and their counters;
+//! - [`catalog`]: the modules deployed at run time, one last-writer-wins
+//!   register per name, replicated to every region and persisted;
+//! - [`deploy`]: FUNCTION LOAD/DELETE/FLUSH and the admin API writing the
+//!   catalog, and the catalog applied to the registry;
 //! - [`plugin`]: running library functions for FCALL on dedicated threads;
 //! - [`http`]: the edge HTTP trigger (hyper + wasmtime-wasi-http);
 //! - [`trigger`]: pub/sub triggers, plugin functions called per message;
@@ -25,7 +29,9 @@
 //! `resp/command/functions.rs` and call [`WasmHost`].
 
 pub mod bindings;
+pub mod catalog;
 pub mod config;
+pub mod deploy;
 mod host;
 pub mod http;
 pub mod plugin;
@@ -74,6 +80,7 @@ pub struct WasmHost {
     registry: Registry,
     shared: OnceLock<Weak<Shared>>,
     plugins: plugin::PluginRunner,
+    deploys: deploy::Deploys,
 }
 
 impl std::fmt::Debug for WasmHost {
@@ -89,6 +96,7 @@ impl WasmHost {
             registry: Registry::default(),
             shared: OnceLock::new(),
             plugins: plugin::PluginRunner::new(),
+            deploys: deploy::Deploys::default(),
         }
     }
 

@@ -61,9 +61,39 @@ pub enum LoadError {
     /// The WASM runtime could not start.
     #[error("ERR WASM runtime unavailable: {0}")]
     Runtime(String),
-    /// An edge route that does not start with `/`, or is taken.
+    /// An edge route that does not start with `/`.
     #[error("ERR Invalid route '{0}'")]
     BadRoute(String),
+    /// A deployed edge module's route is served by another module.
+    #[error("ERR Route '{route}' is served by module '{owner}'")]
+    RouteTaken {
+        /// The route.
+        route: String,
+        /// The module serving it.
+        owner: String,
+    },
+    /// A component larger than a module may be.
+    #[error("ERR Component is {0} bytes, more than the {max} a module may have", max = super::catalog::MAX_MODULE_BYTES)]
+    TooLarge(usize),
+    /// A plugin deployed under a name other than the one it gives itself.
+    #[error("ERR The library names itself '{library}', not '{given}'")]
+    NameMismatch {
+        /// The name asked for.
+        given: String,
+        /// The name in its `describe` manifest.
+        library: String,
+    },
+    /// A module name outside `[A-Za-z0-9_-]`, empty or too long.
+    #[error(
+        "ERR Module names can only contain letters, numbers, '-' or '_' and must be 1 to 128 characters long"
+    )]
+    BadModuleName,
+    /// No module of that name.
+    #[error("ERR Module not found")]
+    ModuleNotFound,
+    /// The server is shutting down.
+    #[error("ERR The server is shutting down")]
+    NotRunning,
 }
 
 /// Per-module counters (calls and failures by kind), for /metrics.
@@ -134,6 +164,8 @@ pub struct Library {
     pub sandbox: Arc<Sandbox>,
     /// Size of the component in bytes.
     pub code_len: usize,
+    /// Hex SHA-256 of the component.
+    pub sha256: String,
     /// Counters.
     pub stats: ModuleStats,
 }
@@ -148,6 +180,10 @@ pub struct EdgeModule {
     pub pre: ProxyPre<super::state::GuestState>,
     /// Its limits.
     pub sandbox: Arc<Sandbox>,
+    /// Size of the component in bytes.
+    pub code_len: usize,
+    /// Hex SHA-256 of the component.
+    pub sha256: String,
     /// Counters.
     pub stats: ModuleStats,
 }
@@ -222,6 +258,11 @@ impl Registry {
             .cloned()
     }
 
+    /// The edge module named `name`.
+    pub fn edge(&self, name: &str) -> Option<Arc<EdgeModule>> {
+        self.edges.read().iter().find(|m| m.name == name).cloned()
+    }
+
     /// FUNCTION LOAD: loads a plugin library from component `bytes`; its name.
     pub fn load_library(
         &self,
@@ -230,6 +271,17 @@ impl Registry {
         replace: bool,
         config: Option<&ModuleConfig>,
     ) -> Result<String, LoadError> {
+        let library = Self::prepare_library(host, bytes, config)?;
+        self.install_library(library, replace)
+    }
+
+    /// Compiles and links a plugin library and learns its manifest, without
+    /// installing it.
+    pub fn prepare_library(
+        host: &WasmHost,
+        bytes: &[u8],
+        config: Option<&ModuleConfig>,
+    ) -> Result<Library, LoadError> {
         let rt = GuestRuntime::global().map_err(LoadError::Runtime)?;
         let component = rt
             .compile(bytes)
@@ -258,14 +310,20 @@ impl Registry {
         let namespace = config
             .and_then(|c| c.namespace.clone())
             .unwrap_or_else(|| manifest.name.clone());
-        let library = Arc::new(Library {
-            name: manifest.name.clone(),
+        Ok(Library {
+            name: manifest.name,
             functions: manifest.functions,
             pre,
             sandbox: Arc::new(sandbox_of(namespace, config)),
             code_len: bytes.len(),
+            sha256: super::catalog::sha256_hex(bytes),
             stats: ModuleStats::default(),
-        });
+        })
+    }
+
+    /// Installs a prepared library; its name.
+    pub fn install_library(&self, library: Library, replace: bool) -> Result<String, LoadError> {
+        let library = Arc::new(library);
         let mut libs = self.libraries.write();
         let mut funcs = self.functions.write();
         if libs.contains_key(&library.name) && !replace {
@@ -312,6 +370,18 @@ impl Registry {
         bytes: &[u8],
         config: Option<&ModuleConfig>,
     ) -> Result<(), LoadError> {
+        let module = Self::prepare_edge(name, route, bytes, config)?;
+        self.install_edge(module);
+        Ok(())
+    }
+
+    /// Compiles and links an edge module, without installing it.
+    pub fn prepare_edge(
+        name: String,
+        route: String,
+        bytes: &[u8],
+        config: Option<&ModuleConfig>,
+    ) -> Result<EdgeModule, LoadError> {
         if !route.starts_with('/') {
             return Err(LoadError::BadRoute(route));
         }
@@ -327,19 +397,34 @@ impl Registry {
         let namespace = config
             .and_then(|c| c.namespace.clone())
             .unwrap_or_else(|| name.clone());
-        let module = Arc::new(EdgeModule {
+        Ok(EdgeModule {
             name,
             route,
             pre,
             sandbox: Arc::new(sandbox_of(namespace, config)),
+            code_len: bytes.len(),
+            sha256: super::catalog::sha256_hex(bytes),
             stats: ModuleStats::default(),
-        });
+        })
+    }
+
+    /// Installs a prepared edge module, replacing the module of the same
+    /// name and the one on the same route.
+    pub fn install_edge(&self, module: EdgeModule) {
+        let module = Arc::new(module);
         let mut edges = self.edges.write();
-        edges.retain(|m| m.route != module.route);
+        edges.retain(|m| m.route != module.route && m.name != module.name);
         edges.push(module.clone());
         edges.sort_by_key(|m| std::cmp::Reverse(m.route.trim_end_matches('/').len()));
         info!(module = %module.name, route = %module.route, "edge module loaded");
-        Ok(())
+    }
+
+    /// Removes the edge module `name`; true if there was one.
+    pub fn delete_edge(&self, name: &str) -> bool {
+        let mut edges = self.edges.write();
+        let before = edges.len();
+        edges.retain(|m| m.name != name);
+        edges.len() != before
     }
 
     /// Loads a configured module: an edge module if it exports

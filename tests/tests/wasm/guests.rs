@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use meridian::wasm::ModuleConfig;
 use meridian_tests::TestServer;
 pub use meridian_tests::examples::wasm_path;
-pub use meridian_tests::http::{get, request, try_get};
+pub use meridian_tests::http::{Answer, get, request, try_get, try_request};
 
 /// The bytes of example `name`.
 pub fn wasm(name: &str) -> Vec<u8> {

@@ -8,5 +8,7 @@ mod api;
 mod edge;
 mod guests;
 mod hostile;
+mod modules;
 mod plugins;
+mod replicated;
 mod triggers;

@@ -6,6 +6,9 @@
 //! library names itself in its `#!lua name=…` line). Function calls run in
 //! [`crate::wasm`]; this file only parses arguments and shapes replies.
 //!
+//! LOAD, DELETE and FLUSH are replicated to every region and persisted with
+//! the data (see `crate::wasm::deploy`).
+//!
 //! Deviations from Redis (documented in docs/wit.md): FCALL does not lock
 //! the keys it names for the whole call — each host call the function makes
 //! is atomic on its own — and FUNCTION/FCALL are refused inside MULTI.
@@ -16,6 +19,8 @@ use super::{CmdError, CommandSpec, Ctx, Flow, KeySpec};
 use crate::engine::glob_match;
 use crate::resp::{Reply, Request};
 use crate::wasm::bindings::{Reply as GuestReply, Value as GuestValue};
+use crate::wasm::catalog::ModuleKind;
+use crate::wasm::deploy::DeployRequest;
 
 type R = Result<Flow, CmdError>;
 
@@ -57,18 +62,22 @@ fn function(ctx: &mut Ctx, req: &Request) -> R {
             }
             _ => return Err(CmdError::Arity("function|load".into())),
         };
-        let name = wasm
-            .registry()
-            .load_library(wasm, payload, replace, None)
+        let deployed = wasm
+            .deploy(DeployRequest {
+                name: None,
+                kind: Some(ModuleKind::Plugin),
+                route: None,
+                code: payload,
+                replace,
+            })
             .map_err(|e| CmdError::msg(e.to_string()))?;
-        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(deployed.name.as_bytes());
     } else if is(sub, "delete") {
         if n != 3 {
             return Err(CmdError::Arity("function|delete".into()));
         }
         let name = String::from_utf8_lossy(req.arg(2));
-        wasm.registry()
-            .delete_library(&name)
+        wasm.undeploy(&name, Some(ModuleKind::Plugin))
             .map_err(|e| CmdError::msg(e.to_string()))?;
         ctx.out.ok();
     } else if is(sub, "flush") {
@@ -77,7 +86,8 @@ fn function(ctx: &mut Ctx, req: &Request) -> R {
                 "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
             ));
         }
-        wasm.registry().flush_libraries();
+        wasm.flush_libraries()
+            .map_err(|e| CmdError::msg(e.to_string()))?;
         ctx.out.ok();
     } else if is(sub, "list") {
         let mut pattern = None;

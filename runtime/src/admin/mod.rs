@@ -1,23 +1,33 @@
-//! The admin HTTP endpoint: `GET /metrics` in the Prometheus text format and
-//! `GET /digest` (the keyspace digest `DEBUG DIGEST` returns), for monitoring
-//! systems and scripts that compare regions.
+//! The admin HTTP endpoint, for monitoring systems, scripts and operators:
+//! - `GET /healthz`: liveness, without credentials;
+//! - `GET /metrics`: the Prometheus text format ([`metrics`]);
+//! - `GET /digest`: the keyspace digest `DEBUG DIGEST` returns, to compare
+//!   regions;
+//! - `/v1/modules[/{name}]`: deploying, listing and deleting WASM modules
+//!   ([`modules`]);
+//! - `/ui`: the web [`console`](crate::console), which logs ACL users in
+//!   itself (the bearer token does not apply to it).
 //!
 //! Off unless `metrics-port` is set; it binds the same address as RESP
 //! (loopback by default). With `admin-token` set, every path but `/healthz`
 //! requires `Authorization: Bearer <token>`; the server refuses to serve it
-//! beyond loopback without one. It only reads: nothing here changes data, and
-//! it must never hold a shard lock longer than one shard's digest takes.
-//! Paths under `/ui` go to the web [`console`](crate::console), which
-//! authenticates ACL users itself.
+//! beyond loopback without one.
+//!
+//! This file owns the listener, authentication and dispatch by path prefix
+//! ([`route`]); each concern lives in its own file and answers
+//! [`AdminResponse`]. It must never hold a shard lock longer than one
+//! shard's digest takes.
+
+pub mod metrics;
+pub mod modules;
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -25,8 +35,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::debug;
 
-use crate::engine::replica::LinkState;
 use crate::server::Shared;
+
+/// What every admin handler answers.
+pub type AdminResponse = Response<Full<Bytes>>;
 
 /// Serves the admin endpoint on `listener` until shutdown.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
@@ -50,7 +62,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
                     if crate::console::is_console_path(req.uri().path()) {
                         return Ok::<_, Infallible>(console.handle(req, peer).await);
                     }
-                    Ok::<_, Infallible>(route(&shared, req))
+                    Ok::<_, Infallible>(route(shared, req).await)
                 }
             });
             if let Err(e) = http1::Builder::new()
@@ -64,7 +76,7 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 /// True if `req` carries the admin bearer token (or none is configured).
-fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
+pub fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
     let Some(token) = &shared.config.admin_token else {
         return true;
     };
@@ -75,31 +87,39 @@ fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
         .any(|given| crate::acl::password::constant_time_eq(given.trim_ascii(), token.as_bytes()))
 }
 
-fn route(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    if req.uri().path() == "/healthz" {
+/// Dispatches one request: `/healthz` first, then authentication, then the
+/// handler owning the path's prefix. A new concern adds one arm here (and a
+/// file beside this one).
+pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> AdminResponse {
+    let path = req.uri().path();
+    if path == "/healthz" {
         // Liveness probes carry no credentials and learn nothing else.
         return text(StatusCode::OK, "ok\n".into());
     }
-    if !authorized(shared, &req) {
+    if !authorized(&shared, &req) {
         let mut r = text(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token\n".into(),
         );
         r.headers_mut().insert(
             hyper::header::WWW_AUTHENTICATE,
-            hyper::header::HeaderValue::from_static("Bearer realm=\"meridian-admin\""),
+            HeaderValue::from_static("Bearer realm=\"meridian-admin\""),
         );
         return r;
     }
-    if req.method() != Method::GET {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n".into());
+    if modules::owns(path) {
+        return modules::handle(shared, req).await;
     }
-    match req.uri().path() {
+    let (is_get, path) = (req.method() == Method::GET, req.uri().path());
+    match path {
+        "/metrics" | "/digest" if !is_get => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n".into())
+        }
         "/metrics" => {
-            let mut r = text(StatusCode::OK, metrics(shared));
+            let mut r = text(StatusCode::OK, metrics::metrics(&shared));
             r.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
             );
             r
         }
@@ -107,218 +127,27 @@ fn route(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
             Ok(d) => text(StatusCode::OK, format!("{d}\n")),
             Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
         },
-        _ => text(StatusCode::NOT_FOUND, "try /metrics or /digest\n".into()),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "try /metrics, /digest or /v1/modules\n".into(),
+        ),
     }
 }
 
-fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+/// A plain-text answer.
+pub fn text(status: StatusCode, body: String) -> AdminResponse {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r
 }
 
-/// One metric family: `# HELP`, `# TYPE` and its samples.
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, f64)]) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, v) in samples {
-        let _ = writeln!(out, "{name}{labels} {v}");
-    }
-}
-
-fn one(v: impl Into<f64>) -> Vec<(String, f64)> {
-    vec![(String::new(), v.into())]
-}
-
-/// Label values escaped as the text format requires.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The metrics page: the figures INFO shows, in Prometheus form.
-pub fn metrics(shared: &Shared) -> String {
-    let engine = &shared.engine;
-    let ks = engine.keyspace();
-    let (keys, volatile) = ks.key_counts();
-    let c = ks.counters();
-    let mut out = String::new();
-    family(
-        &mut out,
-        "meridian_keys",
-        "gauge",
-        "Keys held.",
-        &one(keys as f64),
-    );
-    family(
-        &mut out,
-        "meridian_keys_with_ttl",
-        "gauge",
-        "Keys with a TTL.",
-        &one(volatile as f64),
-    );
-    family(
-        &mut out,
-        "meridian_dataset_bytes",
-        "gauge",
-        "Estimated bytes of all keys and values (what maxmemory is compared to).",
-        &one(ks.used_bytes() as f64),
-    );
-    family(
-        &mut out,
-        "meridian_connected_clients",
-        "gauge",
-        "RESP client connections.",
-        &one(shared.clients.len() as f64),
-    );
-    family(
-        &mut out,
-        "meridian_commands_total",
-        "counter",
-        "Commands processed.",
-        &one(shared.stats.commands.load(Ordering::Relaxed) as f64),
-    );
-    family(
-        &mut out,
-        "meridian_expired_keys_total",
-        "counter",
-        "Keys deleted because their TTL passed.",
-        &one(c.expired.load(Ordering::Relaxed) as f64),
-    );
-    family(
-        &mut out,
-        "meridian_evicted_keys_total",
-        "counter",
-        "Keys evicted to stay under maxmemory.",
-        &one(c.evicted.load(Ordering::Relaxed) as f64),
-    );
-    wasm_metrics(shared, &mut out);
-    let Some(replica) = engine.replica() else {
-        return out;
-    };
-    family(
-        &mut out,
-        "meridian_repl_changes_logged_total",
-        "counter",
-        "Changes committed in this region.",
-        &one(replica.changes_logged.load(Ordering::Relaxed) as f64),
-    );
-    family(
-        &mut out,
-        "meridian_repl_changes_applied_total",
-        "counter",
-        "Changes applied from other regions.",
-        &one(replica.changes_applied.load(Ordering::Relaxed) as f64),
-    );
-    family(
-        &mut out,
-        "meridian_repl_log_bytes",
-        "gauge",
-        "Bytes held by the change log.",
-        &one(replica.log().bytes() as f64),
-    );
-    family(
-        &mut out,
-        "meridian_repl_pending_keys",
-        "gauge",
-        "Keys carrying replication metadata (concurrent versions, early removals).",
-        &one(replica.side_table_len() as f64),
-    );
-    let peers = replica.peers();
-    let mut up = Vec::new();
-    let mut ops = Vec::new();
-    let mut ms = Vec::new();
-    let mut contact = Vec::new();
-    let mut applied = Vec::new();
-    for p in &peers {
-        let l = format!("{{peer=\"{}\",peer_id=\"{}\"}}", label(&p.name), p.region.0);
-        let lag = replica.peer_lag(p);
-        up.push((l.clone(), f64::from(u8::from(p.state != LinkState::Down))));
-        ops.push((l.clone(), lag.ops as f64));
-        ms.push((l.clone(), lag.ms as f64));
-        if let Some(t) = p.last_contact {
-            contact.push((l.clone(), t.elapsed().as_secs_f64()));
-        }
-        applied.push((l, p.changes_in as f64));
-    }
-    family(
-        &mut out,
-        "meridian_repl_peer_up",
-        "gauge",
-        "1 if the link to the peer region is up.",
-        &up,
-    );
-    family(
-        &mut out,
-        "meridian_repl_peer_ops_lag",
-        "gauge",
-        "Our changes the peer has not acknowledged.",
-        &ops,
-    );
-    family(
-        &mut out,
-        "meridian_repl_peer_lag_ms",
-        "gauge",
-        "Age in ms of the oldest change the peer has not acknowledged.",
-        &ms,
-    );
-    family(
-        &mut out,
-        "meridian_repl_peer_last_contact_seconds",
-        "gauge",
-        "Seconds since the peer was last heard from.",
-        &contact,
-    );
-    family(
-        &mut out,
-        "meridian_repl_peer_changes_in_total",
-        "counter",
-        "Changes of the peer applied here.",
-        &applied,
-    );
-    out
-}
-
-/// Guest calls and failures per WASM module.
-fn wasm_metrics(shared: &Shared, out: &mut String) {
-    let reg = shared.wasm.registry();
-    let mut calls = Vec::new();
-    let mut failures = Vec::new();
-    let mut add = |kind: &str, name: &str, s: &crate::wasm::registry::ModuleStats| {
-        let l = format!("module=\"{}\",kind=\"{kind}\"", label(name));
-        calls.push((format!("{{{l}}}"), s.calls.load(Ordering::Relaxed) as f64));
-        for (reason, c) in [
-            ("trap", &s.traps),
-            ("timeout", &s.timeouts),
-            ("error", &s.errors),
-        ] {
-            failures.push((
-                format!("{{{l},reason=\"{reason}\"}}"),
-                c.load(Ordering::Relaxed) as f64,
-            ));
-        }
-    };
-    for m in reg.edges() {
-        add("edge", &m.name, &m.stats);
-    }
-    for l in reg.libraries() {
-        add("plugin", &l.name, &l.stats);
-    }
-    family(
-        out,
-        "meridian_wasm_calls_total",
-        "counter",
-        "Guest calls started, per module.",
-        &calls,
-    );
-    family(
-        out,
-        "meridian_wasm_failures_total",
-        "counter",
-        "Guest calls that trapped, ran past their deadline or answered an error.",
-        &failures,
-    );
+/// A JSON answer.
+pub fn json(status: StatusCode, body: &serde_json::Value) -> AdminResponse {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 /// Binds the admin listener next to RESP; with `fallback`, on the next free
