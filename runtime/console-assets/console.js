@@ -230,6 +230,12 @@ const CHARTS = {
 };
 const COLORS = ["#2b6cb0", "#e02424", "#1f9d55", "#d69e2e", "#805ad5", "#dd6b20", "#319795", "#b83280", "#718096", "#2c5282"];
 
+function bytes(n) {
+  const units = [["G", 1 << 30], ["M", 1 << 20], ["K", 1 << 10]];
+  for (const [u, size] of units) if (Math.abs(n) >= size) return (n / size).toFixed(1) + u;
+  return String(n);
+}
+
 function families() {
   const set = new Set();
   for (const p of points) for (const f in p.ops) set.add(f);
@@ -249,7 +255,7 @@ function makeChart(name) {
     width: Math.max(box.clientWidth || 440, 300),
     height: 180,
     series: [{}].concat(series.map(([label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2 }))),
-    axes: [{}, { size: 70 }],
+    axes: [{}, { size: 70, values: name === "memory" ? (u, vals) => vals.map(bytes) : undefined }],
     scales: name === "hits" ? { y: { range: [0, 1] } } : {},
   };
   charts[name] = { plot: new uPlot(opts, dataOf(series), box), labels: series.map((s) => s[0]).join(",") };
