@@ -504,6 +504,12 @@ mod tests {
         let bad: Config = toml::from_str("maxmemory-policy = \"sometimes\"").unwrap();
         assert!(bad.validate().is_err());
         assert!(toml::from_str::<Config>("no-such-setting = 1").is_err());
+        let modules: Config = toml::from_str("max-module-size = \"8mb\"").unwrap();
+        assert_eq!(modules.max_module_size, 8 * 1024 * 1024);
+        assert!(modules.validate().is_ok());
+        // A module must fit one replication frame.
+        let huge: Config = toml::from_str("max-module-size = \"100mb\"").unwrap();
+        assert!(huge.validate().is_err());
     }
 
     #[test]

@@ -208,7 +208,11 @@ fn wasm_metrics(shared: &Shared, out: &mut String) {
         "meridian_wasm_deploy_failures_total",
         "counter",
         "Modules deployed in another region (or restored from disk) that could not be loaded here.",
-        &one(shared.wasm.deploys().failures.load(Ordering::Relaxed) as f64),
+        &one({
+            let d = shared.wasm.deploys();
+            (d.failures.load(Ordering::Relaxed) + d.catalog().refused.load(Ordering::Relaxed))
+                as f64
+        }),
     );
     family(
         out,

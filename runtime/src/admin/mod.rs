@@ -107,6 +107,11 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> AdminResponse
         );
         return r;
     }
+    // Handlers by path prefix. Another concern (say a console under `/ui`
+    // and `/api/`) is a file beside this one with `owns(path) -> bool` and
+    // `async handle(Arc<Shared>, Request<Incoming>) -> AdminResponse`, and
+    // one more `if` here (above the token check only for what must be
+    // public).
     if modules::owns(path) {
         return modules::handle(shared, req).await;
     }

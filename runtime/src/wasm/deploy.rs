@@ -7,8 +7,9 @@
 //! A local deploy compiles and installs the module before it is recorded,
 //! so its caller gets the compile error; an entry from elsewhere is applied
 //! by [`WasmHost::reconcile`], where a failure is logged and counted and the
-//! region keeps serving what it had. One mutex serialises both, so the
-//! registry always reflects the catalog entries it was told about in order.
+//! region keeps serving what it had. Both compile outside the one mutex that
+//! serialises installing and recording, and install only what is still the
+//! catalog's newest entry, so the registry ends up reflecting the catalog.
 //!
 //! This module must not parse RESP or HTTP, and must not know how entries
 //! travel between regions.
@@ -343,26 +344,43 @@ impl WasmHost {
         let Some(shared) = self.shared() else {
             return;
         };
-        let mut state = self.deploys.state.lock();
-        for entry in self.deploys.catalog.entries() {
+        let pending: Vec<Entry> = {
+            let state = self.deploys.state.lock();
+            self.deploys
+                .catalog
+                .entries()
+                .into_iter()
+                .filter(|e| {
+                    state
+                        .applied
+                        .get(&e.name)
+                        .is_none_or(|a| a.version != e.version())
+                })
+                .collect()
+        };
+        for entry in pending {
             let version = entry.version();
-            if state
-                .applied
-                .get(&entry.name)
-                .is_some_and(|a| a.version == version)
-            {
+            // Compiling takes long: a local deploy must not wait for it.
+            let prepared = entry
+                .module
+                .as_ref()
+                .map(|d| self.prepare(Some(&entry.name), Some(d.kind), d.route.clone(), &d.code.0));
+            let mut state = self.deploys.state.lock();
+            let current = self.deploys.catalog.get(&entry.name).map(|e| e.version());
+            let applied = state.applied.get(&entry.name).map(|a| a.version);
+            if current != Some(version) || applied == Some(version) {
+                // Superseded meanwhile: the newer entry woke the next pass
+                // (or a local deploy applied it).
                 continue;
             }
-            let result = match entry.module {
+            let result = match prepared {
                 None => {
                     self.registry.delete_edge(&entry.name);
                     let _ = self.registry.delete_library(&entry.name);
                     info!(module = %entry.name, from = %entry.region, "module deleted by another region");
                     Ok(())
                 }
-                Some(d) => self
-                    .prepare(Some(&entry.name), Some(d.kind), d.route, &d.code.0)
-                    .and_then(|p| self.install(p, true, false)),
+                Some(p) => p.and_then(|p| self.install(p, true, false)),
             };
             let error = match result {
                 Ok(()) => None,
@@ -375,6 +393,7 @@ impl WasmHost {
             };
             state.applied.insert(entry.name, Applied { version, error });
         }
+        let mut state = self.deploys.state.lock();
         self.persist(&shared, &mut state);
     }
 

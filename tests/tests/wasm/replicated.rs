@@ -180,3 +180,60 @@ fn a_component_a_peer_cannot_load_does_not_break_the_link() {
         .is_none()));
     assert!(shared.wasm.registry().edge("hello").is_some());
 }
+
+fn function(cluster: &TestCluster, i: usize, words: &[&str]) {
+    let mut c = cluster.conn(i);
+    let mut cmd = redis::cmd("FUNCTION");
+    for w in words {
+        cmd.arg(*w);
+    }
+    let _: Value = cmd
+        .query(&mut c)
+        .unwrap_or_else(|e| panic!("{words:?}: {e}"));
+}
+
+fn load_replace(cluster: &TestCluster, i: usize) {
+    let mut c = cluster.conn(i);
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(wasm("leaderboard"))
+        .query(&mut c)
+        .expect("load");
+}
+
+#[test]
+fn concurrent_load_and_delete_resolve_to_the_later_write_in_every_region() {
+    let cluster = TestCluster::start(2);
+    load_replace(&cluster, 0);
+    assert!(eventually(WAIT, || callable_everywhere(&cluster)));
+
+    // Region 0 deletes, then region 1 — cut off, not knowing — loads again:
+    // the later load wins on both sides once the link is back.
+    cluster.partition(0);
+    function(&cluster, 0, &["DELETE", "leaderboard"]);
+    std::thread::sleep(Duration::from_millis(5));
+    load_replace(&cluster, 1);
+    cluster.heal(0);
+    assert!(
+        eventually(WAIT, || callable_everywhere(&cluster)),
+        "the later load should win: {:?}",
+        (0..2).map(|i| lb_add(&cluster, i, "z")).collect::<Vec<_>>()
+    );
+
+    // Region 1 loads, then region 0 — cut off — deletes: the older load
+    // arriving after the delete does not bring the library back.
+    cluster.partition(0);
+    load_replace(&cluster, 1);
+    std::thread::sleep(Duration::from_millis(5));
+    function(&cluster, 0, &["DELETE", "leaderboard"]);
+    cluster.heal(0);
+    assert!(
+        eventually(WAIT, || gone_everywhere(&cluster)),
+        "the later delete should win: {:?}",
+        (0..2).map(|i| lb_add(&cluster, i, "z")).collect::<Vec<_>>()
+    );
+    // And it stays gone (no late message resurrects it).
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(gone_everywhere(&cluster));
+}
