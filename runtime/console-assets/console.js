@@ -466,6 +466,7 @@ async function refreshModules() {
     tr.append(el("td", m.name), el("td", m.kind), el("td", m.route || fns), el("td", source),
       el("td", m.invocations === undefined ? "—" : m.invocations),
       el("td", m.errors === undefined ? "—" : m.errors),
+      el("td", m.p99_ms === undefined || m.p99_ms === null ? "—" : m.p99_ms.toFixed(2)),
       el("td", m.loaded ? "yes" : ("no" + (m.error ? ": " + m.error : ""))), actions);
     tbody.append(tr);
   }

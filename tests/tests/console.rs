@@ -465,8 +465,14 @@ fn modules_deploy_from_the_console_as_a_user_allowed_function_load() {
     let listed = ops.ok("/ui/api/modules");
     assert_eq!(listed[0]["name"], "hello");
     assert_eq!(listed[0]["route"], "/hi");
+    assert_eq!(listed[0]["p99_ms"], Value::Null, "no calls yet");
     assert_eq!(get(edge, "/hi", &[]).status, 200);
-    assert_eq!(ops.ok("/ui/api/modules")[0]["invocations"], 1);
+    let after = ops.ok("/ui/api/modules");
+    assert_eq!(after[0]["invocations"], 1);
+    assert!(
+        after[0]["p99_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{after}"
+    );
     // Only a user allowed FUNCTION DELETE removes it.
     assert_eq!(
         reader.send("DELETE", "/ui/api/modules/hello", None).status,
