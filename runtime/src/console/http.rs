@@ -103,7 +103,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 /// The value of cookie `name`, if the request carries it.
-pub fn cookie<'r>(req: &'r Request<Incoming>, name: &str) -> Option<&'r str> {
+pub fn cookie<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
@@ -115,7 +115,7 @@ pub fn cookie<'r>(req: &'r Request<Incoming>, name: &str) -> Option<&'r str> {
 }
 
 /// The query string's parameters, decoded.
-pub fn query(req: &Request<Incoming>) -> Vec<(String, String)> {
+pub fn query<B>(req: &Request<B>) -> Vec<(String, String)> {
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .into_owned()
         .collect()
@@ -127,4 +127,39 @@ pub fn param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cookie(v: &str) -> Request<()> {
+        Request::builder()
+            .header(header::COOKIE, v)
+            .body(())
+            .expect("request")
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let req = with_cookie("a=1; meridian_console=abc; b=2");
+        assert_eq!(cookie(&req, "meridian_console"), Some("abc"));
+        assert_eq!(
+            cookie(&with_cookie("meridian_consolex=abc"), "meridian_console"),
+            None
+        );
+        assert_eq!(cookie(&with_cookie("garbage"), "meridian_console"), None);
+    }
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        let req = Request::builder()
+            .uri("/ui/api/keys?pattern=user%3A*&cursor=0&key=a+b")
+            .body(())
+            .expect("request");
+        let q = query(&req);
+        assert_eq!(param(&q, "pattern"), Some("user:*"));
+        assert_eq!(param(&q, "key"), Some("a b"));
+        assert_eq!(param(&q, "count"), None);
+    }
 }

@@ -519,3 +519,59 @@ pub async fn apply(link: &mut RespLink, key: &[u8], edit: &Edit) -> Result<Json,
     let reply = ok(link.call(&args).await?)?;
     Ok(frame_json(&reply))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(c: Command) -> Vec<String> {
+        c.into_iter()
+            .map(|w| String::from_utf8_lossy(&w).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn edits_are_the_commands_a_user_would_type() {
+        let parse = |j: serde_json::Value| -> EditRequest {
+            serde_json::from_value(j).expect("edit request")
+        };
+        let e = parse(json!({"key": "k", "op": "set", "value": "v"}));
+        assert_eq!(
+            words(e.edit.command(&e.key.bytes().expect("key"))),
+            ["SET", "k", "v", "KEEPTTL"]
+        );
+        let e = parse(json!({"key_hex": "6bff", "op": "zadd", "member": "m", "score": 1.5}));
+        assert_eq!(e.key.bytes().expect("key"), b"k\xff");
+        assert_eq!(words(e.edit.command(b"z")), ["ZADD", "z", "1.5", "m"]);
+        let e = parse(json!({"key": "d", "op": "doc_set", "json": "{}"}));
+        assert_eq!(words(e.edit.command(b"d")), ["DOC.SET", "d", "$", "{}"]);
+        let e = parse(json!({"key": "k", "op": "delete"}));
+        assert_eq!(words(e.edit.command(b"k")), ["DEL", "k"]);
+        // Unknown operations and missing fields are refused when parsed.
+        assert!(
+            serde_json::from_value::<EditRequest>(json!({"key": "k", "op": "flushall"})).is_err()
+        );
+        assert!(serde_json::from_value::<EditRequest>(json!({"key": "k", "op": "hset"})).is_err());
+        assert!(KeyRef::default().bytes().is_err());
+        let bad = KeyRef {
+            key: None,
+            key_hex: Some("zz".into()),
+        };
+        assert!(bad.bytes().is_err());
+    }
+
+    #[test]
+    fn replies_become_json() {
+        assert_eq!(frame_json(&Frame::Integer(3)), json!(3));
+        assert_eq!(frame_json(&Frame::simple("OK")), json!("OK"));
+        assert_eq!(frame_json(&Frame::Null), Json::Null);
+        assert_eq!(
+            frame_json(&Frame::Map(vec![(Frame::bulk("f"), Frame::bulk("v"))])),
+            json!([["f", "v"]])
+        );
+        assert_eq!(
+            frame_json(&Frame::error("ERR no")),
+            json!({"error": "ERR no"})
+        );
+    }
+}

@@ -211,3 +211,42 @@ impl Timeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_per_second_and_a_reset_counts_as_zero() {
+        let start = Instant::now();
+        let a = Counters {
+            at: Some(start),
+            by_family: [("string", 10)].into_iter().collect(),
+            hits: 10,
+            misses: 10,
+            lock_grants: 5,
+            ..Counters::default()
+        };
+        let b = Counters {
+            at: Some(start + Duration::from_secs(2)),
+            by_family: [("string", 30), ("hash", 4)].into_iter().collect(),
+            hits: 16,
+            misses: 12,
+            // CONFIG RESETSTAT or a restart of the counter in between.
+            lock_grants: 1,
+            ..Counters::default()
+        };
+        let p = Point::between(&a, &b).expect("a point");
+        assert_eq!(p.ops.get("string"), Some(&10.0));
+        assert_eq!(p.ops.get("hash"), Some(&2.0));
+        assert_eq!(p.hit_ratio, Some(0.75));
+        assert_eq!(p.lock_grants, 0.0);
+        // Without lookups there is no ratio, and the first reading makes no point.
+        let idle = Counters {
+            at: Some(start + Duration::from_secs(3)),
+            ..b.clone()
+        };
+        assert_eq!(Point::between(&b, &idle).expect("a point").hit_ratio, None);
+        assert!(Point::between(&Counters::default(), &b).is_none());
+    }
+}
