@@ -342,9 +342,15 @@ async fn modules_view(c: &Client, cluster: &TestCluster) -> Outcome {
         })
         .await?;
     }
-    until("its invocations on the page", || async {
-        let row = text(c, "#modules-table tr[data-module='hello']").await?;
-        Ok(row.contains("deployed by region 1").then_some(()))
+    until("its invocations and p99 on the page", || async {
+        let row = "#modules-table tr[data-module='hello']";
+        let source = text(c, &format!("{row} td:nth-child(4)")).await?;
+        let calls = text(c, &format!("{row} td:nth-child(5)")).await?;
+        let p99: f64 = text(c, &format!("{row} td:nth-child(7)"))
+            .await?
+            .parse()
+            .unwrap_or(0.0);
+        Ok((source.contains("deployed by region 1") && calls == "1" && p99 > 0.0).then_some(()))
     })
     .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
