@@ -227,6 +227,7 @@ const CHARTS = {
   evictions: { el: "#chart-evictions", series: [["evicted/s", (p) => p.evictions], ["expired/s", (p) => p.expirations]] },
   guests: { el: "#chart-guests", series: [["calls/s", (p) => p.guest_calls], ["errors/s", (p) => p.guest_errors]] },
   locks: { el: "#chart-locks", series: [["grants/s", (p) => p.lock_grants]] },
+  lag: { el: "#chart-lag" },
 };
 const COLORS = ["#2b6cb0", "#e02424", "#1f9d55", "#d69e2e", "#805ad5", "#dd6b20", "#319795", "#b83280", "#718096", "#2c5282"];
 
@@ -236,14 +237,16 @@ function bytes(n) {
   return String(n);
 }
 
-function families() {
+// The keys `field` (ops by family, lag by region) takes in any point.
+function keysOf(field) {
   const set = new Set();
-  for (const p of points) for (const f in p.ops) set.add(f);
+  for (const p of points) for (const f in p[field]) set.add(f);
   return Array.from(set).sort();
 }
 
 function seriesOf(name) {
-  if (name === "ops") return families().map((f) => [f, (p) => (p.ops[f] || 0)]);
+  if (name === "ops") return keysOf("ops").map((f) => [f, (p) => (p.ops[f] || 0)]);
+  if (name === "lag") return keysOf("lag_ms").map((r) => [r, (p) => (p.lag_ms[r] ?? null)]);
   return CHARTS[name].series;
 }
 

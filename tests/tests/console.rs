@@ -408,6 +408,18 @@ fn the_regions_view_shows_a_cut_link_and_the_lag_it_builds() {
             && last["links"][1]["state"] == "up"
     });
     assert!(shown, "{last}");
+    // The charts' figures show the lag building up too.
+    let cut_peer = cluster.name(1).to_string();
+    let charted = eventually(PATIENCE, || {
+        let _: () = ok(&mut r, &["SET", "during-partition", "2"]);
+        last = c.ok("/ui/api/stats");
+        last["points"]
+            .as_array()
+            .and_then(|p| p.last())
+            .and_then(|p| p["lag_ms"][&cut_peer].as_u64())
+            .is_some_and(|ms| ms > 0)
+    });
+    assert!(charted, "{last}");
     cluster.link(0, 1).set_mode(meridian_tests::Mode::Pass);
     let healed = eventually(PATIENCE, || {
         last = c.ok("/ui/api/regions");

@@ -264,11 +264,11 @@ async fn keys_view(c: &Client, cluster: &TestCluster) -> Outcome {
 
 async fn charts_view(c: &Client) -> Outcome {
     click(c, "#tabs button[data-view=charts]").await?;
-    until("six charts with data", || async {
+    until("seven charts with data", || async {
         let charts = count(c, "#charts-view .uplot").await?;
         let series = count(c, "#chart-ops .u-legend .u-series").await?;
         // The family series appear once commands have been counted.
-        Ok((charts == 6 && series > 1).then_some(()))
+        Ok((charts == 7 && series > 1).then_some(()))
     })
     .await?;
     // A few seconds of history.

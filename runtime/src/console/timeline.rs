@@ -34,6 +34,7 @@ struct Counters {
     guest_failures: u64,
     lock_grants: u64,
     changes_in: BTreeMap<String, u64>,
+    lag_ms: BTreeMap<String, u64>,
     used_memory: u64,
     dataset_bytes: u64,
 }
@@ -66,15 +67,13 @@ impl Counters {
         for l in reg.libraries() {
             add(&l.stats);
         }
-        let changes_in = engine
-            .replica()
-            .map(|r| {
-                r.peers()
-                    .into_iter()
-                    .map(|p| (p.name, p.changes_in))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (mut changes_in, mut lag_ms) = (BTreeMap::new(), BTreeMap::new());
+        if let Some(r) = engine.replica() {
+            for p in r.peers() {
+                lag_ms.insert(p.name.clone(), r.peer_lag(&p).ms);
+                changes_in.insert(p.name, p.changes_in);
+            }
+        }
         Counters {
             at: Some(Instant::now()),
             by_family,
@@ -86,6 +85,7 @@ impl Counters {
             guest_failures,
             lock_grants: engine.locks().grants(),
             changes_in,
+            lag_ms,
             used_memory: crate::resp::command::allocator_stats().0,
             dataset_bytes: engine.keyspace().used_bytes() as u64,
         }
@@ -117,6 +117,9 @@ pub struct Point {
     pub lock_grants: f64,
     /// Changes applied from each peer region per second.
     pub changes_in: BTreeMap<String, f64>,
+    /// Replication lag to each peer region at the end of the second: age in
+    /// ms of the oldest change it has not acknowledged.
+    pub lag_ms: BTreeMap<String, u64>,
 }
 
 /// Rate of a counter between two readings (0 if it was reset meanwhile).
@@ -158,6 +161,7 @@ impl Point {
                     )
                 })
                 .collect(),
+            lag_ms: b.lag_ms.clone(),
         })
     }
 }
