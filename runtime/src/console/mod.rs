@@ -11,6 +11,7 @@
 //! reach data or check permissions.
 
 pub mod assets;
+pub mod edits;
 pub mod http;
 pub mod keys;
 pub mod modules;
@@ -161,7 +162,7 @@ impl Console {
     }
 
     async fn edit(&self, req: Request<Incoming>, session: &Session) -> Reply {
-        let body: keys::EditRequest = match http::read_json(req).await {
+        let body: edits::EditRequest = match http::read_json(req).await {
             Ok(b) => b,
             Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         };
@@ -171,7 +172,7 @@ impl Console {
         };
         let mut link = session.link.lock().await;
         keys_reply(
-            keys::apply(&mut link, &key, &body.edit)
+            edits::apply(&mut link, &key, &body.edit)
                 .await
                 .map(|reply| serde_json::json!({ "ok": true, "reply": reply })),
         )
