@@ -120,9 +120,10 @@ function stopTimers() {
   timers = [];
 }
 
+// Runs `fn` now and every POLL_MS while the tab is visible.
 function every(fn) {
   fn();
-  timers.push(setInterval(fn, POLL_MS));
+  timers.push(setInterval(() => { if (!document.hidden) fn(); }, POLL_MS));
 }
 
 function show(view) {

@@ -69,7 +69,9 @@ fn login_is_an_acl_login_and_the_session_is_a_strict_cookie() {
     // The console's connection is a client like any other.
     assert!(eventually(PATIENCE, || {
         let clients: String = ok(&mut r, &["CLIENT", "LIST"]);
-        clients.matches("user=admin").count() == 2 && clients.lines().count() == 2
+        clients.matches("user=admin").count() == 2
+            && clients.lines().count() == 2
+            && clients.contains("name=meridian-console")
     }));
     // A forged token is no session.
     let forged = meridian_tests::http::try_request(

@@ -27,6 +27,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// No session lives longer than this, used or not.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
+/// The name the console's connections show in CLIENT LIST.
+pub const CLIENT_NAME: &str = "meridian-console";
+
 /// Sessions held at once: each holds a connection.
 pub const MAX_SESSIONS: usize = 256;
 
@@ -111,6 +114,8 @@ impl Sessions {
                         b"AUTH",
                         user.as_bytes(),
                         password.as_bytes(),
+                        b"SETNAME",
+                        CLIENT_NAME.as_bytes(),
                     ])
                     .await?;
                 if let Some(e) = error_line(&reply) {
@@ -122,7 +127,9 @@ impl Sessions {
                 if !shared.acl.default_open() {
                     return Err(LoginError::Required);
                 }
-                let reply = link.call(&[b"HELLO", b"3"]).await?;
+                let reply = link
+                    .call(&[b"HELLO", b"3", b"SETNAME", CLIENT_NAME.as_bytes()])
+                    .await?;
                 if let Some(e) = error_line(&reply) {
                     return Err(LoginError::Refused(e));
                 }
