@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new user (and CI) runs it:
 #   1. installs what the tests need and a fresh machine lacks
-#      (the wasm32-wasip2 target, redis-tools for redis-cli, redis-py, ioredis);
+#      (the wasm32-wasip2 target, redis-tools for redis-cli, redis-py, ioredis,
+#      chromium and chromium-driver for the console's browser test);
 #   2. builds the guest examples for wasm32-wasip2;
 #   3. checks formatting and lints, then runs every test;
 #   4. validates the deployment files (scripts/check-deploy.sh).
@@ -21,6 +22,14 @@ if ! command -v redis-cli >/dev/null 2>&1; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools
 fi
 redis-cli --version
+
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  step "installing chromium and chromium-driver for the web console's browser test"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
 
 if ! python3 -c 'import redis' >/dev/null 2>&1; then
   step "installing redis-py for the client compatibility tests"

@@ -11,7 +11,8 @@
 //! [`locks`] grants leases with fencing tokens, in one region or by a
 //! majority of regions over the replication links.
 //! [`wasm`] runs WebAssembly guests (edge HTTP functions, FCALL plugins)
-//! against the same engine. See
+//! against the same engine. [`admin`] serves metrics and the module API
+//! over HTTP, and with them the web [`console`]. See
 //! `docs/` for the semantics users rely on and DESIGN.md for the
 //! architecture.
 
@@ -21,6 +22,7 @@ pub mod client_tls;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod console;
 pub mod crdt;
 pub mod docs;
 pub mod engine;

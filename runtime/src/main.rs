@@ -263,6 +263,7 @@ fn main() -> ExitCode {
                 port_fallback: true,
                 region_name: "dev".into(),
                 http_port: Some(8080),
+                metrics_port: Some(DEV_ADMIN_PORT),
                 ..Config::default()
             };
             let explicit_modules = !settings.modules.is_empty();
@@ -354,7 +355,9 @@ fn main() -> ExitCode {
                     s.addr().port()
                 ));
                 if let Some(m) = s.metrics_addr() {
-                    banner.push_str(&format!("      metrics:  http://{m}/metrics\n"));
+                    banner.push_str(&format!(
+                        "      console:  http://{m}/ui   metrics:  http://{m}/metrics\n"
+                    ));
                 }
                 banner.push_str(&edge_banner(s));
             }
@@ -380,7 +383,7 @@ fn main() -> ExitCode {
         let addr = server.addr();
         let metrics = server
             .metrics_addr()
-            .map(|m| format!("  Metrics:  http://{m}/metrics\n"))
+            .map(|m| format!("  Console:  http://{m}/ui\n  Metrics:  http://{m}/metrics\n"))
             .unwrap_or_default();
         let tls = server
             .tls_addr()
@@ -524,6 +527,10 @@ async fn reload_tls_on_sighup(shared: std::sync::Arc<meridian::server::Shared>) 
     #[cfg(not(unix))]
     let _ = shared;
 }
+
+/// Where `meridian dev` serves the admin endpoint and console (the next
+/// free port if taken; region `i` of a dev cluster from this port + `i`).
+const DEV_ADMIN_PORT: u16 = 9379;
 
 /// The example guests `meridian dev` loads when run from a checkout where
 /// they were built (`scripts/test.sh` builds them): file, name, route.

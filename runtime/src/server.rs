@@ -558,12 +558,12 @@ pub async fn start_with(
     let mut metrics_addr = None;
     if let Some(port) = shared.config.metrics_port {
         let want = SocketAddr::new(shared.config.bind, port);
-        let l = crate::admin::bind(want)
+        let l = crate::admin::bind(want, shared.config.port_fallback)
             .await
             .map_err(|source| ServerError::Bind { addr: want, source })?;
         metrics_addr = l.local_addr().ok();
         tasks.push(tokio::spawn(crate::admin::serve(shared.clone(), l)));
-        info!(addr = ?metrics_addr, "admin endpoint ready (/metrics, /digest)");
+        info!(addr = ?metrics_addr, "admin endpoint ready (/metrics, /digest, console at /ui)");
     }
     let mut http_addr = None;
     if let Some(port) = shared.config.http_port {

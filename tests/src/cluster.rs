@@ -94,7 +94,26 @@ const HISTORY_KEYS: usize = 4;
 const HISTORY_CHANGES: usize = 16;
 
 /// A region that started: its RESP address and shared state.
-type Started = (SocketAddr, Arc<Shared>);
+/// A running region: its RESP address, state, and admin (console) and edge
+/// HTTP addresses if configured.
+#[derive(Clone)]
+struct Started {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    admin: Option<SocketAddr>,
+    http: Option<SocketAddr>,
+}
+
+impl Started {
+    fn of(s: &RunningServer) -> Started {
+        Started {
+            addr: s.addr(),
+            shared: s.shared().clone(),
+            admin: s.metrics_addr(),
+            http: s.http_addr(),
+        }
+    }
+}
 
 /// What the test thread asks the cluster thread to do.
 enum Control {
@@ -314,7 +333,7 @@ impl TestCluster {
 
     /// Region `i`'s RESP address, `None` while it is stopped.
     pub fn try_addr(&self, i: usize) -> Option<SocketAddr> {
-        self.lock_addrs()[i].as_ref().map(|s| s.0)
+        self.lock_addrs()[i].as_ref().map(|s| s.addr)
     }
 
     /// Region `i`'s shared state (engine, counters), for white-box checks
@@ -328,7 +347,25 @@ impl TestCluster {
 
     /// Region `i`'s shared state, `None` while it is stopped.
     pub fn try_shared(&self, i: usize) -> Option<Arc<Shared>> {
-        self.lock_addrs()[i].as_ref().map(|s| s.1.clone())
+        self.lock_addrs()[i].as_ref().map(|s| s.shared.clone())
+    }
+
+    /// Region `i`'s admin HTTP address (metrics, console), if the cluster
+    /// was configured with a `metrics_port`; panics while it is stopped.
+    pub fn admin_addr(&self, i: usize) -> Option<SocketAddr> {
+        match self.lock_addrs()[i].as_ref() {
+            Some(s) => s.admin,
+            None => panic!("region {i} is stopped"),
+        }
+    }
+
+    /// Region `i`'s edge HTTP address, if the cluster was configured with an
+    /// `http_port`; panics while it is stopped.
+    pub fn http_addr(&self, i: usize) -> Option<SocketAddr> {
+        match self.lock_addrs()[i].as_ref() {
+            Some(s) => s.http,
+            None => panic!("region {i} is stopped"),
+        }
     }
 
     /// Region `i`'s RESP port (a new one after each restart).
@@ -928,11 +965,7 @@ async fn run_cluster(
             }
         }
     }
-    let addrs = servers
-        .iter()
-        .flatten()
-        .map(|s| (s.addr(), s.shared().clone()))
-        .collect();
+    let addrs = servers.iter().flatten().map(Started::of).collect();
     if ready.send(Ok(addrs)).is_err() {
         for s in servers.into_iter().flatten() {
             s.shutdown().await;
@@ -960,7 +993,7 @@ async fn run_cluster(
                     Err(e) => Err(e),
                 };
                 let _ = reply.send(result.map(|s| {
-                    let started = (s.addr(), s.shared().clone());
+                    let started = Started::of(&s);
                     servers[i] = Some(s);
                     started
                 }));

@@ -14,6 +14,7 @@
 pub mod call;
 pub mod certs;
 pub mod cluster;
+pub mod console;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -22,6 +23,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 pub mod digest;
+pub mod examples;
+pub mod http;
 pub mod process;
 pub mod proxy;
 pub mod sharded;

@@ -490,4 +490,42 @@ fn certs_issue_working_replication_material_and_check_validates_configs() {
     assert!(terminate(eu_child).success());
     assert!(terminate(us_child).success());
     let _ = std::fs::remove_dir_all(&dir);
+
+#[test]
+fn dev_serves_the_web_console_for_every_region() {
+    let mut child = Command::new(meridian())
+        .args(["dev", "--regions", "3", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn meridian");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut consoles: Vec<std::net::SocketAddr> = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if let Some(url) = line.split("console:  http://").nth(1) {
+            let addr = url.split("/ui").next().unwrap_or_default();
+            consoles.push(addr.parse().expect("console address"));
+        }
+        if line.contains("Stop with Ctrl-C") {
+            break;
+        }
+    }
+    assert_eq!(consoles.len(), 3, "one console per region: {consoles:?}");
+    let page = meridian_tests::http::get(consoles[0], "/ui", &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Meridian console"));
+    // No login in dev mode: the default user needs no password.
+    let mut c = meridian_tests::console::ConsoleClient::new(consoles[0]);
+    assert_eq!(c.ok("/ui/api/session")["user"], "default");
+    let mut links = serde_json::Value::Null;
+    let up = meridian_tests::eventually(Duration::from_secs(20), || {
+        links = c.ok("/ui/api/regions")["links"].clone();
+        links
+            .as_array()
+            .is_some_and(|l| l.len() == 2 && l.iter().all(|p| p["state"] == "up"))
+    });
+    assert!(up, "{links}");
+    let status = terminate(child);
+    assert!(status.success(), "{status:?}");
 }

@@ -6,7 +6,9 @@
 //! - `GET /digest`: the keyspace digest `DEBUG DIGEST` returns, to compare
 //!   regions;
 //! - `/v1/modules[/{name}]`: deploying, listing and deleting WASM modules
-//!   ([`modules`]).
+//!   ([`modules`]);
+//! - `/ui`: the web [`console`](crate::console), which logs ACL users in
+//!   itself (the bearer token does not apply to it).
 //!
 //! Off unless `metrics-port` is set; it binds the same address as RESP
 //! (loopback by default). With `admin-token` set, every path but the probes
@@ -43,14 +45,27 @@ pub type AdminResponse = Response<Full<Bytes>>;
 /// Serves the admin endpoint on `listener` until shutdown.
 pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     let mut shutdown = shared.shutdown_signal();
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::new(shared.config.bind, 0));
+    let console = crate::console::Console::start(shared.clone(), local);
     while let Some((stream, peer)) =
         crate::server::accept_next(&listener, &mut shutdown, "admin").await
     {
         let shared = shared.clone();
+        let console = console.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |req: Request<Incoming>| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(shared, req).await) }
+                let console = console.clone();
+                async move {
+                    // The console logs users in itself (ACL users, like
+                    // AUTH), so the bearer token does not apply to it.
+                    if crate::console::is_console_path(req.uri().path()) {
+                        return Ok::<_, Infallible>(console.handle(req, peer).await);
+                    }
+                    Ok::<_, Infallible>(route(shared, req).await)
+                }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -151,9 +166,10 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> AdminResponse {
     r
 }
 
-/// Binds the admin listener next to RESP.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+/// Binds the admin listener next to RESP; with `fallback`, on the next free
+/// port if `addr`'s is taken (as `meridian dev` does for every listener).
+pub async fn bind(addr: SocketAddr, fallback: bool) -> std::io::Result<TcpListener> {
+    crate::wasm::http::bind(addr, fallback).await
 }
 
 #[cfg(test)]

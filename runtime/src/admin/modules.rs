@@ -219,13 +219,15 @@ async fn put(shared: Arc<Shared>, name: String, req: Request<Incoming>) -> Admin
     }
 }
 
-fn stats_json(stats: &ModuleStats) -> (u64, u64, Value) {
+fn stats_json(stats: &ModuleStats) -> (u64, u64, Value, Option<f64>) {
     let [trap, timeout, error] =
         [&stats.traps, &stats.timeouts, &stats.errors].map(|c| c.load(Ordering::Relaxed));
     (
         stats.calls.load(Ordering::Relaxed),
         trap + timeout + error,
         json!({ "trap": trap, "timeout": timeout, "error": error }),
+        // Over the last one to two minutes; null without calls.
+        stats.latency.quantile_ms(0.99),
     )
 }
 
@@ -270,10 +272,11 @@ fn list(shared: &Shared) -> Vec<Value> {
                 }),
         };
         m["loaded"] = json!(loaded.is_some());
-        if let Some((calls, errors, failures)) = loaded {
+        if let Some((calls, errors, failures, p99)) = loaded {
             m["invocations"] = json!(calls);
             m["errors"] = json!(errors);
             m["failures"] = failures;
+            m["p99_ms"] = json!(p99);
         }
         if let Some(err) = record.error {
             m["error"] = json!(err.strip_prefix("ERR ").unwrap_or(&err));
@@ -284,23 +287,23 @@ fn list(shared: &Shared) -> Vec<Value> {
         if named.contains(&x.name) {
             continue;
         }
-        let (calls, errors, failures) = stats_json(&x.stats);
+        let (calls, errors, failures, p99) = stats_json(&x.stats);
         out.push(json!({
             "name": x.name, "kind": "edge", "source": "config", "route": x.route,
             "size": x.code_len, "sha256": x.sha256, "loaded": true,
-            "invocations": calls, "errors": errors, "failures": failures,
+            "invocations": calls, "errors": errors, "failures": failures, "p99_ms": p99,
         }));
     }
     for x in registry.libraries() {
         if named.contains(&x.name) {
             continue;
         }
-        let (calls, errors, failures) = stats_json(&x.stats);
+        let (calls, errors, failures, p99) = stats_json(&x.stats);
         out.push(json!({
             "name": x.name, "kind": "plugin", "source": "config",
             "functions": functions_json(&x),
             "size": x.code_len, "sha256": x.sha256, "loaded": true,
-            "invocations": calls, "errors": errors, "failures": failures,
+            "invocations": calls, "errors": errors, "failures": failures, "p99_ms": p99,
         }));
     }
     out

@@ -117,6 +117,8 @@ pub struct Locks {
     fences: FenceTable,
     ports: Ports,
     waiters: BlockingRegistry,
+    /// Leases granted here (acquisitions, not renewals), for the console.
+    grants: std::sync::atomic::AtomicU64,
 }
 
 /// The drift margin for a lease of `ttl`: acceptors time it on their clocks
@@ -189,6 +191,7 @@ impl Locks {
             fences: FenceTable::default(),
             ports: Ports::default(),
             waiters: BlockingRegistry::default(),
+            grants: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -240,6 +243,11 @@ impl Locks {
         answer
     }
 
+    /// Leases granted by this region since it started.
+    pub fn grants(&self) -> u64 {
+        self.grants.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Admits a fenced write of a resource guarded by lock `name`.
     pub fn admit_fenced(&self, name: &[u8], token: u64) -> Result<(), Stale> {
         self.fences.admit(name, token)
@@ -287,7 +295,11 @@ impl Locks {
                 no_quorum = None;
             }
             let retry_at = match attempt {
-                Attempt::Granted(g) => return Ok(Some(g)),
+                Attempt::Granted(g) => {
+                    self.grants
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(Some(g));
+                }
                 Attempt::Busy { until } => match scope {
                     Scope::Local => until,
                     Scope::Global => until.min(Instant::now() + GLOBAL_RECHECK),

@@ -71,6 +71,9 @@ impl Transport for tokio::net::TcpStream {}
 
 impl Transport for tokio_rustls::server::TlsStream<tokio::net::TcpStream> {}
 
+/// The console's in-process connections (`console::resp_link`).
+impl Transport for tokio::io::DuplexStream {}
+
 struct Connection<'e> {
     session: Session<'e>,
     out: Reply,

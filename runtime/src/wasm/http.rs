@@ -92,7 +92,12 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Hyp
         return text(StatusCode::NOT_FOUND, "no module serves this path\n");
     };
     module.stats.calls.fetch_add(1, Ordering::Relaxed);
-    match run(shared, module.clone(), req).await {
+    let started = std::time::Instant::now();
+    let answer = run(shared, module.clone(), req).await;
+    // Until the module answered (the response head): a streamed body may
+    // take as long as its reader.
+    module.stats.latency.record(started.elapsed());
+    match answer {
         Ok(r) => r,
         Err(Failure::Timeout) => text(
             StatusCode::GATEWAY_TIMEOUT,

@@ -34,6 +34,7 @@ pub mod config;
 pub mod deploy;
 mod host;
 pub mod http;
+pub mod latency;
 pub mod plugin;
 pub mod registry;
 pub mod runtime;

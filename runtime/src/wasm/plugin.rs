@@ -185,9 +185,11 @@ impl PluginRunner {
         let wait = library.sandbox.deadline + WAIT_SLACK;
         let lib = library.clone();
         let f = function.clone();
+        let started = std::time::Instant::now();
         let answer = self
             .run(wait, move || call_in(shared, lib, f, keys, args, read_only))
             .map_err(CallError::Unavailable)?;
+        library.stats.latency.record(started.elapsed());
         match answer {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(message)) => {

@@ -96,7 +96,8 @@ pub enum LoadError {
     NotRunning,
 }
 
-/// Per-module counters (calls and failures by kind), for /metrics.
+/// Per-module counters (calls and failures by kind, recent latency), for
+/// /metrics, the module API and the console.
 #[derive(Debug, Default)]
 pub struct ModuleStats {
     /// Calls started.
@@ -107,6 +108,8 @@ pub struct ModuleStats {
     pub timeouts: AtomicU64,
     /// Calls whose guest answered an error or garbage.
     pub errors: AtomicU64,
+    /// How long recent calls took (the console's p99).
+    pub latency: super::latency::RecentLatency,
 }
 
 /// How a guest call failed.

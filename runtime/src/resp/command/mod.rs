@@ -43,6 +43,8 @@ mod transactions;
 mod wait;
 mod zsets;
 
+pub(crate) use server::allocator_stats;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -173,7 +173,7 @@ fn info_clients(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
 }
 
 /// jemalloc's (allocated, resident) bytes, refreshed.
-fn allocator_stats() -> (u64, u64) {
+pub(crate) fn allocator_stats() -> (u64, u64) {
     use tikv_jemalloc_ctl::{epoch, stats};
     // The statistics are cached until the epoch advances.
     let _ = epoch::advance();
