@@ -490,6 +490,7 @@ fn certs_issue_working_replication_material_and_check_validates_configs() {
     assert!(terminate(eu_child).success());
     assert!(terminate(us_child).success());
     let _ = std::fs::remove_dir_all(&dir);
+}
 
 #[test]
 fn dev_serves_the_web_console_for_every_region() {
