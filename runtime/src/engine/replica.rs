@@ -78,7 +78,7 @@
 //! This module must not do I/O: the replication layer feeds it decoded
 //! changes and ships what it logs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -90,8 +90,8 @@ use super::change::{Change, KeyOp, KeyState, WireValue, WireVersion};
 use super::sink::{ChangeSink, Transition};
 use super::txn::DeltaNote;
 use crate::clock::{RegionId, Stamp};
-use crate::crdt::VersionVector;
-use crate::keyspace::{Blob, Entry, Shard, Value, blob, hash_key};
+use crate::crdt::{Pos, Sequence, VersionVector};
+use crate::keyspace::{Blob, Entry, ListValue, Shard, Value, blob, hash_key};
 use crate::replication::DeltaLog;
 use serde_bytes::ByteBuf;
 
@@ -104,6 +104,9 @@ pub(crate) struct Version {
     expire_at: u64,
     /// A delta: these operations (`value` is then empty).
     delta: Option<Vec<DeltaOp>>,
+    /// A list's explicit element positions (a collapsed replicated list);
+    /// without them a list version's positions are implicit in its dot.
+    positions: Option<Vec<Pos>>,
 }
 
 impl Version {
@@ -112,24 +115,68 @@ impl Version {
     }
 
     fn from_wire(w: WireVersion) -> Version {
+        let positions = match &w.value {
+            WireValue::PosList(items) => Some(items.iter().map(|(p, _)| p.clone()).collect()),
+            _ => None,
+        };
         Version {
             region: w.region,
             stamp: w.stamp,
             value: w.value.into_value(),
             expire_at: w.expire_at,
             delta: w.delta,
+            positions,
         }
     }
 
     fn to_wire(&self) -> WireVersion {
+        let value = match (&self.positions, &self.value) {
+            (Some(positions), Value::List(l)) => WireValue::PosList(
+                positions
+                    .iter()
+                    .cloned()
+                    .zip(l.iter().map(|e| ByteBuf::from(e.to_vec())))
+                    .collect(),
+            ),
+            _ => WireValue::of(&self.value),
+        };
         WireVersion {
             region: self.region,
             stamp: self.stamp,
-            value: WireValue::of(&self.value),
+            value,
             expire_at: self.expire_at,
             delta: self.delta.clone(),
         }
     }
+
+    /// Part of a replicated list's sequence: a list edit, or a base that
+    /// carries explicit positions. A key holding one shows a derived view
+    /// even without other deltas, since the positions live only here.
+    fn is_sequence(&self) -> bool {
+        self.positions.is_some()
+            || self
+                .delta
+                .as_ref()
+                .is_some_and(|ops| ops.iter().any(|op| matches!(op, DeltaOp::List(_))))
+    }
+
+    /// This list version's element positions, explicit or implicit.
+    fn list_positions(&self, len: usize) -> Vec<Pos> {
+        match &self.positions {
+            Some(p) if p.len() == len => p.clone(),
+            _ => crate::crdt::implicit(self.region, self.stamp, len).collect(),
+        }
+    }
+}
+
+/// What [`derived_view`] shows.
+struct View {
+    value: Value,
+    expire_at: u64,
+    /// The newest version's dot.
+    dot: (RegionId, Stamp),
+    /// For a list, its elements' positions, head first.
+    positions: Option<VecDeque<Pos>>,
 }
 
 /// What a key with deltas shows: the greatest ordinary version's value
@@ -141,7 +188,7 @@ impl Version {
 /// a change whose dependencies are not there yet waits inside the document
 /// until a later view includes them). Integer sums beyond the 64-bit range read as its limit
 /// (concurrent increments can jointly pass it).
-fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
+fn derived_view(versions: &[Version]) -> View {
     let base = versions
         .iter()
         .filter(|v| v.delta.is_none())
@@ -161,6 +208,7 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
                 Some(DeltaOp::HashSet(_) | DeltaOp::HashIncr(..)) => Value::Hash(Box::default()),
                 Some(DeltaOp::ZSetScore(_) | DeltaOp::ZIncr(..)) => Value::ZSet(Box::default()),
                 Some(DeltaOp::DocChange(_)) => Value::Doc(Box::default()),
+                Some(DeltaOp::List(_)) => Value::List(Box::default()),
                 _ => Value::Str(blob(b"0")),
             };
             (empty, deltas.last().map_or(0, |v| v.expire_at))
@@ -174,11 +222,25 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
         Value::Str(s) => crate::engine::number::parse_i64(s).map(i128::from),
         _ => None,
     };
+    // A list replays its element operations on its base's positions.
+    let mut seq = match (&value, base) {
+        (Value::List(l), Some(b)) => Some(Sequence::from_parts(
+            b.list_positions(l.len()),
+            l.iter().cloned(),
+        )),
+        (Value::List(_), None) => Some(Sequence::default()),
+        _ => None,
+    };
     // Document changes merge as one batch (automerge orders them by their
     // own dependencies, not by ours).
     let mut doc_changes: Vec<&[u8]> = Vec::new();
     for op in ops {
         match (op, &mut value) {
+            (DeltaOp::List(op), Value::List(_)) => {
+                if let Some(s) = &mut seq {
+                    s.apply(op);
+                }
+            }
             (DeltaOp::DocChange(change), Value::Doc(_)) => doc_changes.push(&change[..]),
             (DeltaOp::Incr(n), Value::Str(_)) => {
                 if let Some(s) = &mut sum {
@@ -221,6 +283,16 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
     if let (Some(s), Value::Str(_)) = (sum, &value) {
         value = Value::Str(number(s));
     }
+    let mut positions = None;
+    if let Some(s) = seq {
+        let (p, values) = s.into_parts();
+        let mut l = ListValue::default();
+        for v in values {
+            l.push_back_blob(v);
+        }
+        value = Value::List(Box::new(l));
+        positions = Some(p);
+    }
     if let Value::Doc(d) = &mut value
         && !doc_changes.is_empty()
     {
@@ -232,7 +304,12 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
             );
         }
     }
-    (value, expire, last)
+    View {
+        value,
+        expire_at: expire,
+        dot: last,
+        positions,
+    }
 }
 
 /// What a key carries beyond its entry while regions disagree about it.
@@ -247,6 +324,19 @@ pub(crate) struct KeyMeta {
     derived: bool,
     /// Versions known removed beyond the applied vector.
     cloud: VersionVector,
+    /// For a list: the positions of the elements its entry shows, so a
+    /// local edit can name them without replaying the sequence. A cache:
+    /// valid only for the entry it was made for, rebuilt otherwise, and not
+    /// a reason to keep the record (see [`KeyMeta::is_empty`]).
+    list: Option<ListCache>,
+}
+
+/// The positions of a list's shown elements, head first, for the entry
+/// whose dot is `dot`.
+#[derive(Debug)]
+struct ListCache {
+    dot: (RegionId, Stamp),
+    positions: VecDeque<Pos>,
 }
 
 impl KeyMeta {
@@ -255,7 +345,9 @@ impl KeyMeta {
     }
 
     fn has_deltas(&self) -> bool {
-        self.siblings.iter().any(|v| v.delta.is_some())
+        self.siblings
+            .iter()
+            .any(|v| v.delta.is_some() || v.positions.is_some())
     }
 }
 
@@ -525,6 +617,43 @@ impl Replica {
         }
     }
 
+    /// Runs a local list edit's `edit` on the positions of the elements the
+    /// list `key` (in shard `index`, held by the caller) shows — the entry
+    /// at `dot` with `len` elements, as it was before the edit wrote it —
+    /// and keeps them, tagged with `after` (the entry's dot once written),
+    /// for the next edit. Rebuilt from the versions when the kept ones are
+    /// not for that entry.
+    pub(crate) fn edit_list_positions<R>(
+        &self,
+        index: usize,
+        key: &[u8],
+        dot: (RegionId, Stamp),
+        len: usize,
+        after: (RegionId, Stamp),
+        edit: impl FnOnce(&mut VecDeque<Pos>) -> R,
+    ) -> R {
+        let mut metas = self.metas[index].lock();
+        let meta = metas.entry(blob(key)).or_default();
+        let cache = match meta.list.take() {
+            Some(c) if c.dot == dot && c.positions.len() == len => c,
+            _ => {
+                let replayed = (meta.derived && len > 0)
+                    .then(|| derived_view(&meta.siblings).positions)
+                    .flatten()
+                    .filter(|p| p.len() == len);
+                ListCache {
+                    dot,
+                    positions: replayed
+                        .unwrap_or_else(|| crate::crdt::implicit(dot.0, dot.1, len).collect()),
+                }
+            }
+        };
+        let cache = meta.list.insert(cache);
+        let out = edit(&mut cache.positions);
+        cache.dot = after;
+        out
+    }
+
     /// Whether a delta to `key` (in shard `index`) must record the version
     /// it builds on: not when the key already shows a derived value.
     pub(crate) fn needs_base(&self, index: usize, key: &[u8]) -> bool {
@@ -741,6 +870,7 @@ impl Replica {
                     value: value.clone().into_value(),
                     expire_at: *expire_at,
                     delta: None,
+                    positions: None,
                 }],
             ),
             KeyOp::Delta {
@@ -755,6 +885,7 @@ impl Replica {
                     value: Value::Str(Blob::new()),
                     expire_at: *expire_at,
                     delta: Some(ops.clone()),
+                    positions: None,
                 };
                 let mut metas = self.metas[index].lock();
                 let none = VersionVector::new();
@@ -877,6 +1008,7 @@ impl Replica {
                 {
                     held.value = v.value.clone();
                     held.expire_at = v.expire_at;
+                    held.positions = v.positions.clone();
                 }
             }
         }
@@ -949,7 +1081,11 @@ impl Replica {
         }
         removed = removed || promote || !added.is_empty();
 
-        if meta.has_deltas() || added.iter().any(|v| v.delta.is_some()) {
+        if meta.has_deltas()
+            || added
+                .iter()
+                .any(|v| v.delta.is_some() || v.positions.is_some())
+        {
             return self.merge_derived(
                 shard,
                 metas,
@@ -969,6 +1105,7 @@ impl Replica {
             index = None;
         }
         meta.derived = false;
+        meta.list = None;
 
         // Candidates: (dot, own expiry, where it lives). All are live.
         enum Src {
@@ -1017,6 +1154,7 @@ impl Replica {
                             value: Value::Str(Blob::new()),
                             expire_at: *exp,
                             delta: None,
+                            positions: None,
                         });
                     }
                 }
@@ -1166,12 +1304,38 @@ impl Replica {
                 value: e.value.clone(),
                 expire_at,
                 delta: None,
+                positions: None,
             });
         }
         meta.siblings.extend(added);
         meta.derived = true;
-        let (value, expire_at, (region, stamp)) = derived_view(&meta.siblings);
+        let View {
+            value,
+            expire_at,
+            dot: (region, stamp),
+            positions,
+        } = derived_view(&meta.siblings);
         let list = matches!(&value, Value::List(l) if !l.is_empty());
+        meta.list = None;
+        if matches!(&value, Value::List(l) if l.is_empty()) {
+            // Every element of a list went (concurrent pops): no key is
+            // shown, as Redis never shows an empty list; the versions stay
+            // until `collect` finds them stable.
+            if let Some(i) = index {
+                shard.remove_at(i);
+            }
+            metas.insert(blob(key), meta);
+            return Merged {
+                changed: true,
+                list: false,
+            };
+        }
+        if let Some(positions) = positions {
+            meta.list = Some(ListCache {
+                dot: (region, stamp),
+                positions,
+            });
+        }
         match index {
             Some(i) => {
                 if let Some(mut e) = shard.entry_mut(i) {
@@ -1435,9 +1599,36 @@ impl Replica {
                                 st.get(v.region) >= v.stamp.0 && Some(v.expire_at) == shown
                             })
                         });
-                    if collapsible {
+                    let stable_all = |st: &VersionVector| {
+                        m.siblings.iter().all(|v| st.get(v.region) >= v.stamp.0)
+                    };
+                    let sequence = m.siblings.iter().any(Version::is_sequence);
+                    if collapsible && sequence {
+                        // A list's positions live only in its versions, so
+                        // it collapses into one base that carries them (and
+                        // stays a derived view over it).
+                        let view = derived_view(&m.siblings);
+                        m.siblings = vec![Version {
+                            region: view.dot.0,
+                            stamp: view.dot.1,
+                            value: view.value,
+                            expire_at: view.expire_at,
+                            delta: None,
+                            positions: view.positions.map(Vec::from),
+                        }];
+                    } else if collapsible {
                         m.siblings.clear();
                         m.derived = false;
+                    } else if sequence
+                        && shown.is_none()
+                        && stable.is_some_and(stable_all)
+                        && matches!(derived_view(&m.siblings).value, Value::List(l) if l.is_empty())
+                    {
+                        // Concurrent pops emptied the list: nothing is left
+                        // to show, and every change to come has seen that.
+                        m.siblings.clear();
+                        m.derived = false;
+                        m.list = None;
                     }
                 } else {
                     m.siblings.retain(|v| {
@@ -1536,17 +1727,26 @@ impl Commit<'_> {
                         value: value.clone(),
                         expire_at: *expire_at,
                         delta: None,
+                        positions: None,
                     });
                 }
                 meta.derived = true;
             }
             let expire_at = shard.at(i).map_or(0, |e| e.expire_at);
+            // The list cache follows the entry to the commit's dot.
+            let shown = shard.at(i).map(|e| (e.region, e.stamp));
+            if let Some(c) = &mut meta.list
+                && Some(c.dot) == shown
+            {
+                c.dot = (r.me, self.stamp);
+            }
             meta.siblings.push(Version {
                 region: r.me,
                 stamp: self.stamp,
                 value: Value::Str(Blob::new()),
                 expire_at,
                 delta: Some(note.ops.clone()),
+                positions: None,
             });
             drop(metas);
             if let Some(mut e) = shard.entry_mut(i) {
@@ -1567,6 +1767,7 @@ impl Commit<'_> {
                 // this shard's lock before our marks were read.
                 m.siblings.clear();
                 m.derived = false;
+                m.list = None;
                 if m.is_empty() {
                     metas.remove(key);
                 }
