@@ -864,14 +864,13 @@ impl Replica {
                 expire_at,
             } => (
                 key,
-                vec![Version {
+                vec![Version::from_wire(WireVersion {
                     region: change.origin,
                     stamp: change.stamp,
-                    value: value.clone().into_value(),
+                    value: value.clone(),
                     expire_at: *expire_at,
                     delta: None,
-                    positions: None,
-                }],
+                })],
             ),
             KeyOp::Delta {
                 key,
@@ -1760,6 +1759,7 @@ impl Commit<'_> {
             });
             return;
         }
+        let mut kept = None;
         {
             let mut metas = r.metas[index].lock();
             if let Some(m) = metas.get_mut(key) {
@@ -1767,7 +1767,7 @@ impl Commit<'_> {
                 // this shard's lock before our marks were read.
                 m.siblings.clear();
                 m.derived = false;
-                m.list = None;
+                kept = m.list.take();
                 if m.is_empty() {
                     metas.remove(key);
                 }
@@ -1777,9 +1777,45 @@ impl Commit<'_> {
             Some(mut e) => {
                 e.stamp = self.stamp;
                 e.region = r.me;
+                // A list written whole (EXPIRE, PERSIST, a SORT … STORE of
+                // the same length) keeps the positions it showed, so edits
+                // made concurrently elsewhere still find their elements;
+                // it then stays a derived view over this one version.
+                let positions = match (&e.value, kept) {
+                    (Value::List(l), Some(c)) if !l.is_empty() && c.positions.len() == l.len() => {
+                        Some(c.positions)
+                    }
+                    _ => None,
+                };
+                let value = match (&positions, &e.value) {
+                    (Some(p), Value::List(l)) => WireValue::PosList(
+                        p.iter()
+                            .cloned()
+                            .zip(l.iter().map(|v| ByteBuf::from(v.to_vec())))
+                            .collect(),
+                    ),
+                    _ => WireValue::of(&e.value),
+                };
+                if let Some(positions) = positions {
+                    let mut metas = r.metas[index].lock();
+                    let m = metas.entry(blob(key)).or_default();
+                    m.siblings.push(Version {
+                        region: r.me,
+                        stamp: self.stamp,
+                        value: e.value.clone(),
+                        expire_at: e.expire_at,
+                        delta: None,
+                        positions: Some(positions.iter().cloned().collect()),
+                    });
+                    m.derived = true;
+                    m.list = Some(ListCache {
+                        dot: (r.me, self.stamp),
+                        positions,
+                    });
+                }
                 KeyOp::Put {
                     key: ByteBuf::from(key.to_vec()),
-                    value: WireValue::of(&e.value),
+                    value,
                     expire_at: e.expire_at,
                 }
             }

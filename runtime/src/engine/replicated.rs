@@ -902,6 +902,23 @@ mod tests {
     }
 
     #[test]
+    fn an_expire_keeps_positions_so_concurrent_pops_and_pushes_still_apply() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(0, "q", Right, &["a", "b", "c"]);
+        sim.sync();
+        sim.expire_in(0, "q", 1_000_000);
+        assert_eq!(sim.lpop(1, "q").as_deref(), Some("a"));
+        sim.push(2, "q", Right, &["d"]);
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.list(i, "q"), ["b", "c", "d"], "region {i}");
+            assert!(sim.expire_of(i, "q").is_some_and(|e| e > 0), "region {i}");
+        }
+    }
+
+    #[test]
     fn concurrent_lsets_converge_on_the_later_stamp_and_lose_to_a_pop() {
         use crate::engine::lists::End::Right;
         let mut sim = Sim::new(3);
@@ -1434,7 +1451,8 @@ mod tests {
         Flush(usize),
         Step(usize, usize),
         /// A list edit on list key 10 or 11: push (left/right) value,
-        /// pop, LSET, LINSERT, LREM, LTRIM, DEL, LMOVE to the other list.
+        /// pop, LSET, LINSERT, LREM, LTRIM, DEL, EXPIRE, LMOVE to the other
+        /// list.
         List(usize, u8, u8, u8),
         Snapshot(usize, usize),
         /// Everything delivered and reported, then each region collects
@@ -1458,7 +1476,7 @@ mod tests {
             2 => (r.clone(), 8..10u8, 0..3u8, -2..3i8).prop_map(|(r, k, m, by)| Op::Zincr(r, k, m, by)),
             1 => (r.clone(), 8..10u8, 0..3u8).prop_map(|(r, k, m)| Op::Zrem(r, k, m)),
             1 => r.clone().prop_map(Op::Flush),
-            8 => (r.clone(), 10..12u8, 0..10u8, 0..4u8).prop_map(|(r, k, kind, v)| Op::List(r, k, kind, v)),
+            8 => (r.clone(), 10..12u8, 0..11u8, 0..4u8).prop_map(|(r, k, kind, v)| Op::List(r, k, kind, v)),
             1 => (r.clone(), r.clone()).prop_map(|(a, b)| Op::Snapshot(a, b)),
             1 => Just(Op::Quiesce),
             6 => (r.clone(), r).prop_map(|(a, b)| Op::Step(a, b)),
@@ -1560,6 +1578,10 @@ mod tests {
                             6 => t.lrem(key, i64::from(v) - 2, b"e2").map(|_| ()),
                             7 => t.ltrim(key, i64::from(v % 2), -1),
                             8 => t.delete(key).map(|_| ()),
+                            9 => {
+                                let at = t.now_ms() + u64::from(v) * 1_000_000;
+                                t.expire_at(key, at, ExpireCondition::Always).map(|_| ())
+                            }
                             _ => t.lmove(key, other.as_bytes(), End::Left, End::Right).map(|_| ()),
                         };
                     }
