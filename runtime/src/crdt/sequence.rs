@@ -243,3 +243,281 @@ impl Sequence {
         (positions, values)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crdt::Crdt;
+    use crate::crdt::dot::{Dot, VersionVector};
+    use crate::crdt::testkit::{self, Env, World};
+    use proptest::prelude::*;
+
+    const A: RegionId = RegionId(1);
+    const B: RegionId = RegionId(2);
+
+    fn pos(atoms: &[(u64, u16, u64)]) -> Pos {
+        Pos(atoms
+            .iter()
+            .map(|&(d, r, s)| Atom(d, RegionId(r), Stamp(s)))
+            .collect())
+    }
+
+    /// What the replica holds for one list, reduced to this module's part:
+    /// an optional collapsed base with explicit positions, and the batches
+    /// of element operations written since, by `(stamp, region)`. The join
+    /// keeps the newer base and every batch it does not contain, which is
+    /// how `engine::replica` treats a collapsed list and its deltas.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct Log {
+        base: Option<((Stamp, RegionId), Vec<(Pos, Blob)>)>,
+        batches: BTreeMap<(Stamp, RegionId), (Dot, Vec<SeqOp>)>,
+    }
+
+    impl Crdt for Log {
+        fn merge(&mut self, other: Log) {
+            if other.base.as_ref().map(|b| b.0) > self.base.as_ref().map(|b| b.0) {
+                self.base = other.base;
+            }
+            self.batches.extend(other.batches);
+            if let Some((k, _)) = &self.base {
+                let k = *k;
+                self.batches.retain(|b, _| *b > k);
+            }
+        }
+    }
+
+    impl Log {
+        fn view(&self) -> Sequence {
+            let mut s = match &self.base {
+                Some((_, items)) => Sequence::from_parts(
+                    items.iter().map(|(p, _)| p.clone()),
+                    items.iter().map(|(_, v)| v.clone()),
+                ),
+                None => Sequence::default(),
+            };
+            for (_, ops) in self.batches.values() {
+                for op in ops {
+                    s.apply(op);
+                }
+            }
+            s
+        }
+
+        /// Collapses every batch into the base once all are stable.
+        fn collect(&mut self, stable: &VersionVector) {
+            let Some(newest) = self.batches.keys().next_back().copied() else {
+                return;
+            };
+            if self.batches.values().all(|(d, _)| stable.contains(*d)) {
+                let (positions, values) = self.view().into_parts();
+                self.base = Some((newest, positions.into_iter().zip(values).collect()));
+                self.batches.clear();
+            }
+        }
+    }
+
+    fn read(l: &Log) -> Vec<Blob> {
+        l.view().values().cloned().collect()
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        PushRight(u8, bool),
+        PushLeft(u8, bool),
+        Insert(usize, u8),
+        Set(usize, u8),
+        Remove(usize),
+        PopLeft,
+        PopRight,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..8, any::<bool>()).prop_map(|(v, two)| Op::PushRight(v, two)),
+            2 => (0u8..8, any::<bool>()).prop_map(|(v, two)| Op::PushLeft(v, two)),
+            2 => (any::<usize>(), 0u8..8).prop_map(|(i, v)| Op::Insert(i, v)),
+            1 => (any::<usize>(), 0u8..8).prop_map(|(i, v)| Op::Set(i, v)),
+            1 => any::<usize>().prop_map(Op::Remove),
+            1 => Just(Op::PopLeft),
+            1 => Just(Op::PopRight),
+        ]
+    }
+
+    fn value(v: u8) -> ByteBuf {
+        ByteBuf::from(vec![b'a' + v])
+    }
+
+    /// A local list edit as the engine makes one: positions from the
+    /// current view, the batch tagged with the write's stamp.
+    fn apply(l: &mut Log, env: &Env, op: &Op) -> Option<Log> {
+        let (p, _) = l.view().into_parts();
+        let (me, st) = (env.dot.region, env.stamp);
+        let at = |i: usize| (!p.is_empty()).then(|| i % p.len());
+        let ops = match op {
+            Op::PushRight(v, two) => {
+                let run = Pos::run(p.back(), None, 1 + usize::from(*two), me, st);
+                vec![SeqOp::Insert(
+                    run.into_iter().map(|q| (q, value(*v))).collect(),
+                )]
+            }
+            Op::PushLeft(v, two) => {
+                let run = Pos::run(None, p.front(), 1 + usize::from(*two), me, st);
+                vec![SeqOp::Insert(
+                    run.into_iter().map(|q| (q, value(*v))).collect(),
+                )]
+            }
+            Op::Insert(i, v) => {
+                let i = i % (p.len() + 1);
+                let lo = i.checked_sub(1).and_then(|j| p.get(j));
+                vec![SeqOp::Insert(vec![(
+                    Pos::between(lo, p.get(i), me, st),
+                    value(*v),
+                )])]
+            }
+            Op::Set(i, v) => vec![SeqOp::Set(p[at(*i)?].clone(), value(*v))],
+            Op::Remove(i) => vec![SeqOp::Remove(vec![p[at(*i)?].clone()])],
+            Op::PopLeft => vec![SeqOp::Remove(vec![p.front()?.clone()])],
+            Op::PopRight => vec![SeqOp::Remove(vec![p.back()?.clone()])],
+        };
+        let mut delta = Log::default();
+        delta.batches.insert((st, me), (env.dot, ops));
+        l.merge(delta.clone());
+        Some(delta)
+    }
+
+    #[test]
+    fn concurrent_inserts_at_one_place_order_the_same_everywhere() {
+        let (m, n) = (pos(&[(MID, 1, 1)]), pos(&[(MID + STEP, 1, 1)]));
+        let a = Pos::between(Some(&m), Some(&n), A, Stamp(5));
+        let b = Pos::between(Some(&m), Some(&n), B, Stamp(3));
+        // Same digit, so the region decides; both lie between m and n.
+        assert!(m < a && a < b && b < n, "{a:?} {b:?}");
+        let base = Sequence::from_parts([m.clone(), n.clone()], [blob(b"m"), blob(b"n")]);
+        let ins = |p: &Pos, v: &[u8]| SeqOp::Insert(vec![(p.clone(), ByteBuf::from(v.to_vec()))]);
+        let (ia, ib) = (ins(&a, b"a"), ins(&b, b"b"));
+        let mut x = base.clone();
+        x.apply(&ia);
+        x.apply(&ib);
+        let mut y = base;
+        y.apply(&ib);
+        y.apply(&ia);
+        assert_eq!(x, y);
+        let got: Vec<&[u8]> = x.values().map(|v| v.as_slice()).collect();
+        assert_eq!(got, [&b"m"[..], b"a", b"b", b"n"]);
+    }
+
+    #[test]
+    fn concurrent_runs_do_not_interleave() {
+        let last = pos(&[(MID, 1, 1)]);
+        let a = Pos::run(Some(&last), None, 3, A, Stamp(9));
+        let b = Pos::run(Some(&last), None, 3, B, Stamp(2));
+        let mut all: Vec<(Pos, char)> = a.into_iter().map(|p| (p, 'a')).collect();
+        all.extend(b.into_iter().map(|p| (p, 'b')));
+        all.sort();
+        let order: String = all.iter().map(|(_, c)| *c).collect();
+        assert_eq!(order, "aaabbb");
+    }
+
+    #[test]
+    fn a_queue_keeps_one_atom_positions() {
+        let mut q: VecDeque<Pos> = VecDeque::new();
+        for i in 1..=10_000u64 {
+            let p = Pos::between(q.back(), None, A, Stamp(i));
+            q.push_back(p);
+            if i % 3 != 0 {
+                q.pop_front();
+            }
+        }
+        assert!(q.iter().all(|p| p.depth() == 1));
+        assert!(q.iter().zip(q.iter().skip(1)).all(|(x, y)| x < y));
+    }
+
+    #[test]
+    fn inserting_before_one_element_again_and_again_stays_ordered() {
+        // Each insert lands right before the same element: digits halve
+        // until there is no room, then positions go one atom deeper.
+        let mut list: Vec<Pos> = vec![Pos::between(None, None, A, Stamp(1))];
+        for i in 0..300u64 {
+            let at = list.len() - 1;
+            let lo = at.checked_sub(1).map(|j| &list[j]);
+            let p = Pos::between(lo, Some(&list[at]), B, Stamp(i + 2));
+            list.insert(at, p);
+        }
+        assert!(list.windows(2).all(|w| w[0] < w[1]));
+        assert!(list.iter().map(Pos::depth).max() < Some(12));
+    }
+
+    #[test]
+    fn implicit_positions_continue_the_push_grid() {
+        let base: Vec<Pos> = implicit(A, Stamp(7), 3).collect();
+        assert!(base.windows(2).all(|w| w[0] < w[1]));
+        let next = Pos::between(base.last(), None, B, Stamp(8));
+        assert!(base.iter().all(|p| *p < next));
+        let first = Pos::between(None, base.first(), B, Stamp(8));
+        assert!(base.iter().all(|p| first < *p));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// `between` always lands strictly between its neighbours, whatever
+        /// the neighbours look like (deep, adjacent, at the digit limits;
+        /// stamps are never zero, as no clock hands out zero).
+        #[test]
+        fn between_is_strictly_between(
+            a in prop::collection::vec((prop_oneof![Just(0u64), Just(1), Just(u64::MAX), Just(u64::MAX - 1), any::<u64>()], 0..3u16, 1..4u64), 1..4),
+            b in prop::collection::vec((prop_oneof![Just(0u64), Just(1), Just(u64::MAX), any::<u64>()], 0..3u16, 1..4u64), 1..4),
+            stamp in 1..10u64,
+        ) {
+            let (x, y) = (pos(&a), pos(&b));
+            prop_assume!(x != y);
+            let (lo, hi) = if x < y { (x, y) } else { (y, x) };
+            let p = Pos::between(Some(&lo), Some(&hi), RegionId(3), Stamp(stamp));
+            prop_assert!(lo < p && p < hi, "{:?} < {:?} < {:?}", lo, p, hi);
+            let left = Pos::between(None, Some(&lo), RegionId(3), Stamp(stamp));
+            prop_assert!(left < lo);
+            let right = Pos::between(Some(&hi), None, RegionId(3), Stamp(stamp));
+            prop_assert!(hi < right);
+        }
+
+        #[test]
+        fn sequence_converges(steps in testkit::steps(op()), seed in any::<u64>()) {
+            testkit::check_convergence(&steps, seed, apply)?;
+        }
+
+        #[test]
+        fn sequence_gc_keeps_reads(steps in testkit::gc_steps(op())) {
+            testkit::check_gc(&steps, apply, |l: &mut Log, st| l.collect(st), read)?;
+        }
+
+        /// Nothing is lost and removals are exact: once every batch is
+        /// everywhere, the list holds exactly the elements inserted and not
+        /// named by any removal, and every region lists them in one order.
+        #[test]
+        fn sequence_keeps_every_insert_no_removal_named(steps in testkit::steps(op())) {
+            let mut w: World<Log> = World::new();
+            for s in &steps {
+                w.step(s, &apply, &|_, _| {});
+            }
+            w.flush();
+            let mut inserted = std::collections::BTreeSet::new();
+            let mut removed = std::collections::BTreeSet::new();
+            for d in &w.deltas {
+                for (_, ops) in d.batches.values() {
+                    for op in ops {
+                        match op {
+                            SeqOp::Insert(items) => inserted.extend(items.iter().map(|(p, _)| p.clone())),
+                            SeqOp::Remove(ps) => removed.extend(ps.iter().cloned()),
+                            SeqOp::Set(..) => {}
+                        }
+                    }
+                }
+            }
+            let expected: Vec<Pos> = inserted.difference(&removed).cloned().collect();
+            for r in &w.regions {
+                let (positions, _) = r.view().into_parts();
+                prop_assert_eq!(Vec::from(positions), expected.clone());
+            }
+        }
+    }
+}
