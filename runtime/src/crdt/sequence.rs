@@ -267,10 +267,13 @@ mod tests {
     /// of element operations written since, by `(stamp, region)`. The join
     /// keeps the newer base and every batch it does not contain, which is
     /// how `engine::replica` treats a collapsed list and its deltas.
+    /// A batch's place in replay order.
+    type Key = (Stamp, RegionId);
+
     #[derive(Clone, Debug, Default, PartialEq)]
     struct Log {
-        base: Option<((Stamp, RegionId), Vec<(Pos, Blob)>)>,
-        batches: BTreeMap<(Stamp, RegionId), (Dot, Vec<SeqOp>)>,
+        base: Option<(Key, Vec<(Pos, Blob)>)>,
+        batches: BTreeMap<Key, (Dot, Vec<SeqOp>)>,
     }
 
     impl Crdt for Log {
