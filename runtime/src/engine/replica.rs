@@ -90,7 +90,7 @@ use super::change::{Change, KeyOp, KeyState, WireValue, WireVersion};
 use super::sink::{ChangeSink, Transition};
 use super::txn::DeltaNote;
 use crate::clock::{RegionId, Stamp};
-use crate::crdt::{Pos, Sequence, VersionVector};
+use crate::crdt::{Pos, SeqOp, Sequence, VersionVector};
 use crate::keyspace::{Blob, Entry, ListValue, Shard, Value, blob, hash_key};
 use crate::replication::DeltaLog;
 use serde_bytes::ByteBuf;
@@ -310,6 +310,113 @@ fn derived_view(versions: &[Version]) -> View {
         dot: last,
         positions,
     }
+}
+
+/// The positions a list delta's operations name.
+fn touched(v: &Version) -> impl Iterator<Item = &Pos> {
+    v.delta.iter().flatten().flat_map(|op| {
+        let ps: Box<dyn Iterator<Item = &Pos>> = match op {
+            DeltaOp::List(SeqOp::Insert(items)) => Box::new(items.iter().map(|(p, _)| p)),
+            DeltaOp::List(SeqOp::Remove(ps)) => Box::new(ps.iter()),
+            DeltaOp::List(SeqOp::Set(p, _)) => Box::new(std::iter::once(p)),
+            _ => Box::new(std::iter::empty()),
+        };
+        ps
+    })
+}
+
+/// Applies `added`, if it is nothing but list edits, to the list a derived
+/// view shows at `index` (and to its positions in `meta`), in place — the
+/// same as replaying every version ([`derived_view`]) when each edit
+/// commutes with those that replay after it: edits of different positions
+/// commute, so it is enough that no version replaying later names a
+/// position `added` names. (One that does — a removal that overtook the
+/// insert it removed, or a later concurrent LSET — sends the merge down the
+/// full replay.) Only with positions kept for this very entry. Returns the
+/// list's length after, or `None`, touching nothing, when it does not apply.
+fn merge_list_ops_in_place(
+    shard: &mut Shard,
+    index: usize,
+    meta: &mut KeyMeta,
+    added: &[Version],
+) -> Option<usize> {
+    let only_list_edits = !added.is_empty()
+        && added.iter().all(|v| {
+            v.delta.as_ref().is_some_and(|ops| {
+                !ops.is_empty() && ops.iter().all(|op| matches!(op, DeltaOp::List(_)))
+            })
+        });
+    if !only_list_edits {
+        return None;
+    }
+    // Without a plain base the view takes the newest delta's expiry.
+    let has_base = meta.siblings.iter().any(|v| v.delta.is_none());
+    let newest_expiry = meta
+        .siblings
+        .iter()
+        .chain(added)
+        .max_by_key(|v| (v.stamp, v.region))
+        .map(|v| v.expire_at);
+    let mut e = shard.entry_mut(index)?;
+    let cache = meta.list.as_mut()?;
+    let shown = (e.region, e.stamp);
+    let Value::List(l) = &mut e.value else {
+        return None;
+    };
+    if cache.dot != shown || cache.positions.len() != l.len() {
+        return None;
+    }
+    let mut order: Vec<&Version> = added.iter().collect();
+    order.sort_by_key(|v| (v.stamp, v.region));
+    let first = order.first().map(|v| (v.stamp, v.region))?;
+    let later: HashSet<&Pos> = meta
+        .siblings
+        .iter()
+        .filter(|v| (v.stamp, v.region) > first)
+        .flat_map(touched)
+        .collect();
+    if !later.is_empty() && added.iter().flat_map(touched).any(|p| later.contains(p)) {
+        return None;
+    }
+    let positions = &mut cache.positions;
+    for op in order.iter().flat_map(|v| v.delta.iter().flatten()) {
+        match op {
+            DeltaOp::List(SeqOp::Insert(items)) => {
+                for (p, value) in items {
+                    if let Err(i) = positions.binary_search(p) {
+                        positions.insert(i, p.clone());
+                        l.insert(i, value);
+                    }
+                }
+            }
+            DeltaOp::List(SeqOp::Remove(ps)) => {
+                for p in ps {
+                    if let Ok(i) = positions.binary_search(p) {
+                        positions.remove(i);
+                        l.remove(i);
+                    }
+                }
+            }
+            DeltaOp::List(SeqOp::Set(p, value)) => {
+                if let Ok(i) = positions.binary_search(p) {
+                    l.set(i, value);
+                }
+            }
+            _ => {}
+        }
+    }
+    let left = l.len();
+    if !has_base && let Some(exp) = newest_expiry {
+        e.expire_at = exp;
+    }
+    if let Some(&newest) = order.last()
+        && (newest.stamp, newest.region) > (e.stamp, e.region)
+    {
+        e.stamp = newest.stamp;
+        e.region = newest.region;
+    }
+    cache.dot = (e.region, e.stamp);
+    Some(left)
 }
 
 /// What a key carries beyond its entry while regions disagree about it.
@@ -1078,6 +1185,24 @@ impl Replica {
                 list: false,
             };
         }
+        if !removed
+            && !promote
+            && meta.derived
+            && let Some(i) = index
+            && let Some(left) = merge_list_ops_in_place(shard, i, &mut meta, &added)
+        {
+            meta.siblings.extend(added);
+            if left == 0 {
+                // Concurrent pops emptied it: as `merge_derived` does.
+                shard.remove_at(i);
+                meta.list = None;
+            }
+            metas.insert(blob(key), meta);
+            return Merged {
+                changed: true,
+                list: left > 0,
+            };
+        }
         removed = removed || promote || !added.is_empty();
 
         if meta.has_deltas()
@@ -1424,7 +1549,7 @@ impl Replica {
         out: &mut Vec<KeyState>,
     ) -> u64 {
         let metas = self.metas[index].lock();
-        shard.dict().scan(cursor, count, |e| {
+        let next = shard.dict().scan(cursor, count, |e| {
             if e.is_expired(now_ms) {
                 return;
             }
@@ -1447,7 +1572,30 @@ impl Replica {
                 versions,
                 cloud: meta.map(|m| m.cloud.clone()).unwrap_or_default(),
             });
-        })
+        });
+        if next == 0 {
+            // Keys this region shows nothing for but still knows about: a
+            // removal of versions the receiver may hold and count as
+            // removed once it takes our applied vector (a DEL that arrived
+            // here ahead of the write it removed), or a list that
+            // concurrent pops emptied. Without them the receiver would keep
+            // what we know is gone.
+            for (key, m) in metas.iter() {
+                let shown = shard
+                    .dict()
+                    .find_index_hashed(hash_key(key), key)
+                    .and_then(|i| shard.at(i))
+                    .is_some_and(|e| !e.is_expired(now_ms));
+                if !shown && !m.is_empty() {
+                    out.push(KeyState {
+                        key: ByteBuf::from(key.to_vec()),
+                        versions: m.siblings.iter().map(Version::to_wire).collect(),
+                        cloud: m.cloud.clone(),
+                    });
+                }
+            }
+        }
+        next
     }
 
     /// Merges one snapshot key whose sender had applied `base`.
