@@ -87,8 +87,8 @@
 //! field's register 56, an integer counter 80 (base 24 + one inline region
 //! entry), a sorted-set score 104, an expiry store 32 (72 with its own
 //! context; a key can keep its value and expiry stores under one shared
-//! context, see the `(A, B)` [`DotStore`]). Large collections are `BTreeMap`s
-//! of these.
+//! context, see the `(A, B)` [`DotStore`]), a list element's [`Pos`] 32 while
+//! it is one level deep. Large collections are `BTreeMap`s of these.
 
 mod awmap;
 mod awset;
@@ -197,5 +197,7 @@ mod tests {
         assert_eq!(size_of::<ScoreReg>(), 48 + 56);
         assert_eq!(size_of::<DotFun<u64>>(), 32);
         assert_eq!(size_of::<Expiry>(), 72);
+        // A list element's position while it is one level deep.
+        assert_eq!(size_of::<Pos>(), 32);
     }
 }

@@ -46,6 +46,17 @@
 //! they arrive. Snapshots and replacing writes (EXPIRE, RESTORE, a
 //! compaction) carry the whole document in automerge's save format.
 //!
+//! **Lists** use it too: every list edit is a delta of element operations
+//! addressed by position ([`DeltaOp::List`], `crdt::sequence`), and the
+//! derived view is the base list (its positions explicit, or implicit in
+//! its dot) with every batch replayed in dot order. The positions of what
+//! the entry shows are kept with the key (`KeyMeta::list`) so a local edit
+//! names elements without a replay, and a received edit is applied in place
+//! when no later version names the positions it does. A stable list
+//! collapses into one base version that carries its positions (a list
+//! keeps a derived view for as long as it lives, since its positions exist
+//! only here); a list written whole keeps the positions it showed.
+//!
 //! The winning version lives in the keyspace [`Entry`] itself (its `stamp`
 //! and `region` are the dot), so a key costs nothing extra while the regions
 //! agree. Losing versions and removals that arrived ahead of what they
