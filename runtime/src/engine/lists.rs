@@ -161,13 +161,14 @@ fn matching(l: &ListValue, value: &[u8], limit: usize, from_tail: bool) -> Vec<u
 
 impl Txn<'_> {
     /// With replication: runs `edit` on the positions of the elements the
-    /// list at `key` shows *before* this edit writes it (empty for a missing
-    /// key), with the writer's region and stamp for new positions. `None`
-    /// without replication, or when `key` holds another type (the edit then
-    /// fails on its own).
+    /// list at `key` shows *before* this edit writes it, with the writer's
+    /// region and stamp for new positions. `None` without replication, when
+    /// `key` holds another type (the edit then fails on its own), or when it
+    /// is missing and the edit does not `create` it.
     fn with_positions<R>(
         &mut self,
         key: &[u8],
+        create: bool,
         edit: impl FnOnce(&mut VecDeque<Pos>, RegionId, Stamp) -> R,
     ) -> EngineResult<Option<R>> {
         let Some(replica) = self.engine.replica() else {
@@ -178,7 +179,8 @@ impl Txn<'_> {
                 Value::List(l) => ((e.region, e.stamp), l.len()),
                 _ => return Ok(None),
             },
-            None => ((RegionId(0), Stamp::ZERO), 0),
+            None if create => ((RegionId(0), Stamp::ZERO), 0),
+            None => return Ok(None),
         };
         let stamp = self.stamp();
         let me = self.engine.region();
@@ -196,7 +198,7 @@ impl Txn<'_> {
     /// With replication: positions for `n` new elements at `end` of `key`'s
     /// list, head first, recorded as shown.
     fn place_at_end(&mut self, key: &[u8], end: End, n: usize) -> EngineResult<Option<Vec<Pos>>> {
-        self.with_positions(key, |p, me, stamp| match end {
+        self.with_positions(key, true, |p, me, stamp| match end {
             End::Right => {
                 let run = Pos::run(p.back(), None, n, me, stamp);
                 p.extend(run.iter().cloned());
@@ -215,7 +217,7 @@ impl Txn<'_> {
     /// With replication: takes the positions of `n` elements at `end` out
     /// of what `key`'s list shows.
     fn take_at_end(&mut self, key: &[u8], end: End, n: usize) -> EngineResult<Option<Vec<Pos>>> {
-        self.with_positions(key, |p, _, _| {
+        self.with_positions(key, false, |p, _, _| {
             let n = n.min(p.len());
             match end {
                 End::Left => p.drain(..n).collect(),
@@ -425,7 +427,7 @@ impl Txn<'_> {
     /// `IndexOutOfRange` outside the list.
     pub fn lset(&mut self, key: &[u8], index: i64, value: &[u8]) -> EngineResult<()> {
         let before = self.delta_base(key)?;
-        let at = self.with_positions(key, |p, _, _| {
+        let at = self.with_positions(key, false, |p, _, _| {
             index_of(index, p.len()).and_then(|i| p.get(i).cloned())
         })?;
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
@@ -466,7 +468,7 @@ impl Txn<'_> {
             let mut hits = matching(l, value, limit, count < 0);
             hits.sort_unstable();
             before = self.delta_base(key)?;
-            removed = self.with_positions(key, |p, _, _| {
+            removed = self.with_positions(key, false, |p, _, _| {
                 hits.iter()
                     .rev()
                     .filter_map(|&i| p.remove(i))
@@ -490,7 +492,7 @@ impl Txn<'_> {
     /// LTRIM: keeps elements `start..=stop` only (the key goes if none remain).
     pub fn ltrim(&mut self, key: &[u8], start: i64, stop: i64) -> EngineResult<()> {
         let before = self.delta_base(key)?;
-        let removed = self.with_positions(key, |p, _, _| {
+        let removed = self.with_positions(key, false, |p, _, _| {
             let (s, e) = span(start, stop, p.len()).unwrap_or((0, 0));
             let mut gone: Vec<Pos> = p.drain(e..).collect();
             gone.extend(p.drain(..s));
@@ -530,7 +532,7 @@ impl Txn<'_> {
         {
             let at = if side == Side::After { at + 1 } else { at };
             before = self.delta_base(key)?;
-            placed = self.with_positions(key, |p, me, stamp| {
+            placed = self.with_positions(key, false, |p, me, stamp| {
                 let lo = at.checked_sub(1).and_then(|i| p.get(i));
                 let pos = Pos::between(lo, p.get(at), me, stamp);
                 p.insert(at, pos.clone());
@@ -625,7 +627,7 @@ impl Txn<'_> {
         }
         if src == dst {
             let before = self.delta_base(src)?;
-            let moved = self.with_positions(src, |p, me, stamp| {
+            let moved = self.with_positions(src, false, |p, me, stamp| {
                 let old = match from {
                     End::Left => p.pop_front(),
                     End::Right => p.pop_back(),
