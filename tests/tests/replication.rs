@@ -12,7 +12,7 @@
 //! The soak test draws its choices from `MERIDIAN_SOAK_SEED` if set (it
 //! prints the seed it used); thread timing still varies between runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -865,6 +865,12 @@ struct WriterReport {
     tallies: HashMap<String, (i64, i64)>,
     /// Acknowledged SADDs to bag keys (written only by SADD): (key, member).
     bags: Vec<(String, String)>,
+    /// Queue keys (written only by RPUSH of unique elements and LPOP):
+    /// acknowledged pushes as (key, element).
+    pushed: Vec<(String, String)>,
+    /// Per queue key: elements LPOP returned, and pops whose reply was lost
+    /// (each may have taken an element nobody saw).
+    popped: HashMap<String, (Vec<String>, usize)>,
 }
 
 /// One random write to `c` (region `r`); returns the unique write it made,
@@ -881,6 +887,8 @@ fn random_write(
         short_ttls: ttls,
         tallies,
         bags,
+        pushed,
+        popped,
         ..
     } = report;
     let k = rng.below(SHARED);
@@ -982,7 +990,23 @@ fn random_write(
                 .exec(c)?;
             Ok(None)
         }
-        74..=79 => {
+        77..=78 => {
+            // Concurrent pushes in every region must all land.
+            let (key, element) = (format!("q:{k}"), format!("t{t}-{seq}"));
+            redis::cmd("RPUSH").arg(&key).arg(&element).exec(c)?;
+            pushed.push((key, element));
+            Ok(None)
+        }
+        79 => {
+            let key = format!("q:{k}");
+            let pops = popped.entry(key.clone()).or_default();
+            pops.1 += 1;
+            let got: Option<String> = redis::cmd("LPOP").arg(&key).query(c)?;
+            pops.1 -= 1;
+            pops.0.extend(got);
+            Ok(None)
+        }
+        74..=76 => {
             redis::pipe()
                 .atomic()
                 .cmd("RPUSH")
@@ -1182,6 +1206,20 @@ fn randomized_soak_converges_without_losing_acknowledged_writes() {
         }
     }
     let bags: Vec<(String, String)> = reports.iter().flat_map(|r| r.bags.clone()).collect();
+    let pushed: Vec<(String, String)> = reports.iter().flat_map(|r| r.pushed.clone()).collect();
+    let mut popped: HashMap<String, (HashSet<String>, usize)> = HashMap::new();
+    for r in &reports {
+        for (k, (got, unsure)) in &r.popped {
+            let p = popped.entry(k.clone()).or_default();
+            p.0.extend(got.iter().cloned());
+            p.1 += unsure;
+        }
+    }
+    eprintln!(
+        "soak: {} acknowledged queue pushes, {} pops answered",
+        pushed.len(),
+        popped.values().map(|p| p.0.len()).sum::<usize>()
+    );
     let unique: Vec<Written> = reports.into_iter().flat_map(|r| r.unique).collect();
     eprintln!(
         "soak: {ops} writes, {} unique keys, {io} connection errors",
@@ -1226,6 +1264,37 @@ fn randomized_soak_converges_without_losing_acknowledged_writes() {
             for ((key, member), n) in chunk.iter().zip(got) {
                 assert_eq!(n, 1, "region {i}: {member} missing from {key}");
             }
+        }
+    }
+    // Every acknowledged push to a queue is still there or was handed out
+    // by a pop (a pop whose reply was lost may account for one more), in
+    // every region; concurrent pops may hand one element out twice.
+    for i in 0..3 {
+        let mut c = cluster.conn(i);
+        let mut missing: HashMap<&str, Vec<&str>> = HashMap::new();
+        let lists: HashMap<&str, HashSet<String>> = pushed
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(|key| {
+                let l: Vec<String> = run(&mut c, &["LRANGE", key, "0", "-1"]);
+                (key, l.into_iter().collect())
+            })
+            .collect();
+        for (key, element) in &pushed {
+            let handed_out = popped.get(key).is_some_and(|p| p.0.contains(element));
+            if !lists[key.as_str()].contains(element) && !handed_out {
+                missing.entry(key).or_default().push(element);
+            }
+        }
+        for (key, lost) in &missing {
+            let unsure = popped.get(*key).map_or(0, |p| p.1);
+            assert!(
+                lost.len() <= unsure,
+                "region {i}: acknowledged pushes {lost:?} to {key} are gone, \
+                 but only {unsure} pops went unanswered"
+            );
         }
     }
     // Every acknowledged increment counted, in every region.

@@ -2,6 +2,9 @@
 //! GEOSEARCHSTORE, COPY, RESTORE) replicate today, as docs/semantics.md
 //! states: each is an ordinary value, so it reaches every region whole,
 //! and of two concurrent writes to one key every region keeps the same one.
+//! And how lists merge element by element (a sequence CRDT) across a
+//! partition: pushes all land in one order, DEL and pops take only what
+//! they saw, a concurrent pop may return an element twice, LSETs converge.
 
 use std::time::Duration;
 
@@ -174,4 +177,115 @@ fn concurrent_float_increments_all_count() {
     everywhere(&cluster, "SET 1 plus the unseen 0.5", |c| {
         run::<String>(c, &["GET", "price"]) == "1.5"
     });
+}
+
+fn lrange(c: &mut Connection, key: &str) -> Vec<String> {
+    run(c, &["LRANGE", key, "0", "-1"])
+}
+
+/// Writes `words` in region `i` and waits until every region shows `key`
+/// as `want`, so what follows is concurrent with nothing before it.
+fn seed_list(cluster: &TestCluster, key: &str, want: &[&str]) {
+    let mut words = vec!["RPUSH", key];
+    words.extend_from_slice(want);
+    let _: i64 = run(&mut cluster.conn(0), &words);
+    everywhere(cluster, key, |c| lrange(c, key) == want);
+}
+
+#[test]
+fn concurrent_pushes_across_a_partition_all_land_in_one_order() {
+    let cluster = TestCluster::start(3);
+    seed_list(&cluster, "l", &["m"]);
+    cluster.partition(1);
+    // Region 1 cut off; regions 0 and 2 still talk to each other.
+    let _: i64 = run(&mut cluster.conn(0), &["RPUSH", "l", "a1", "a2"]);
+    let _: i64 = run(&mut cluster.conn(0), &["LPUSH", "l", "h0"]);
+    let _: i64 = run(&mut cluster.conn(1), &["RPUSH", "l", "b1", "b2"]);
+    let _: i64 = run(&mut cluster.conn(1), &["LPUSH", "l", "h1", "h2"]);
+    let _: i64 = run(&mut cluster.conn(2), &["RPUSH", "l", "c1"]);
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    let lists: Vec<Vec<String>> = (0..3).map(|i| lrange(&mut cluster.conn(i), "l")).collect();
+    assert!(lists.iter().all(|l| *l == lists[0]), "{lists:?}");
+    let l = &lists[0];
+    let mut sorted = l.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["a1", "a2", "b1", "b2", "c1", "h0", "h1", "h2", "m"],
+        "every acknowledged push is there once: {l:?}"
+    );
+    let at = |v: &str| l.iter().position(|x| x == v).unwrap_or(usize::MAX);
+    // Heads before the old element, tails after it; a multi-element push
+    // stays together in its own order.
+    for h in ["h0", "h1", "h2"] {
+        assert!(at(h) < at("m"), "{l:?}");
+    }
+    for t in ["a1", "a2", "b1", "b2", "c1"] {
+        assert!(at(t) > at("m"), "{l:?}");
+    }
+    assert_eq!(at("a2"), at("a1") + 1, "{l:?}");
+    assert_eq!(at("b2"), at("b1") + 1, "{l:?}");
+    assert_eq!(at("h1"), at("h2") + 1, "LPUSH h1 h2 puts h2 first: {l:?}");
+}
+
+#[test]
+fn a_list_del_concurrent_with_a_push_keeps_the_pushed_element() {
+    let cluster = TestCluster::start(3);
+    seed_list(&cluster, "l", &["old1", "old2"]);
+    cluster.partition(1);
+    let _: i64 = run(&mut cluster.conn(0), &["DEL", "l"]);
+    let _: i64 = run(&mut cluster.conn(1), &["RPUSH", "l", "new"]);
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    for i in 0..3 {
+        assert_eq!(lrange(&mut cluster.conn(i), "l"), ["new"], "region {i}");
+    }
+}
+
+#[test]
+fn concurrent_pops_of_one_element_return_it_in_both_regions() {
+    let cluster = TestCluster::start(3);
+    seed_list(&cluster, "q", &["j1", "j2", "j3"]);
+    cluster.partition(1);
+    let p0: Option<String> = run(&mut cluster.conn(0), &["LPOP", "q"]);
+    let p1: Option<String> = run(&mut cluster.conn(1), &["LPOP", "q"]);
+    // At-least-once: both regions hand out j1 (documented).
+    assert_eq!(p0.as_deref(), Some("j1"));
+    assert_eq!(p1.as_deref(), Some("j1"));
+    let moved: Option<String> = run(
+        &mut cluster.conn(2),
+        &["LMOVE", "q", "done", "RIGHT", "LEFT"],
+    );
+    assert_eq!(moved.as_deref(), Some("j3"));
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    for i in 0..3 {
+        let mut c = cluster.conn(i);
+        assert_eq!(
+            lrange(&mut c, "q"),
+            ["j2"],
+            "region {i}: j1 gone once, j3 moved"
+        );
+        assert_eq!(lrange(&mut c, "done"), ["j3"], "region {i}");
+    }
+}
+
+#[test]
+fn concurrent_lsets_of_one_element_converge() {
+    let cluster = TestCluster::start(3);
+    seed_list(&cluster, "l", &["a", "b", "c"]);
+    cluster.partition(1);
+    let _: () = run(&mut cluster.conn(0), &["LSET", "l", "1", "x"]);
+    let _: () = run(&mut cluster.conn(1), &["LSET", "l", "1", "y"]);
+    let _: i64 = run(&mut cluster.conn(2), &["LINSERT", "l", "BEFORE", "c", "i"]);
+    cluster.heal_all();
+    cluster.wait_converged(PATIENCE);
+    let lists: Vec<Vec<String>> = (0..3).map(|i| lrange(&mut cluster.conn(i), "l")).collect();
+    assert!(lists.iter().all(|l| *l == lists[0]), "{lists:?}");
+    let l = &lists[0];
+    assert!(
+        *l == ["a", "x", "i", "c"] || *l == ["a", "y", "i", "c"],
+        "one LSET wins, the insert lands: {l:?}"
+    );
 }

@@ -21,13 +21,13 @@
 //! | [`CounterReg`] / [`ZSet`] | `zset.rs` | ZINCRBYs add; ZADD resets observed increments |
 //! | [`Expiry`] | `expiry.rs` | PERSIST beats EXPIRE; else the later deadline |
 //! | [`Hll`] | `hll.rs` | register-wise max |
+//! | [`Pos`], [`Sequence`], [`SeqOp`] | `sequence.rs` | lists: dense positions; element ops replayed in stamp order |
 //!
 //! `docs/semantics.md` states each rule for users with the test that proves it.
 //!
-//! **Lists are not here.** A list needs a sequence CRDT (RGA/Logoot-style
-//! identifiers between elements, with concurrent inserts at one position ordered
-//! the same everywhere and a concurrent pop of one element allowed to return it in
-//! both regions); that is a separate piece of work.
+//! **Lists** (`sequence.rs`) give every element a dense position identifier
+//! (Logoot-style), so concurrent inserts at one place order the same way
+//! everywhere; a concurrent pop of one element may return it in both regions.
 //!
 //! # Dots
 //!
@@ -87,8 +87,8 @@
 //! field's register 56, an integer counter 80 (base 24 + one inline region
 //! entry), a sorted-set score 104, an expiry store 32 (72 with its own
 //! context; a key can keep its value and expiry stores under one shared
-//! context, see the `(A, B)` [`DotStore`]). Large collections are `BTreeMap`s
-//! of these.
+//! context, see the `(A, B)` [`DotStore`]), a list element's [`Pos`] 32 while
+//! it is one level deep. Large collections are `BTreeMap`s of these.
 
 mod awmap;
 mod awset;
@@ -98,6 +98,7 @@ mod expiry;
 mod hll;
 mod lww;
 mod mvreg;
+mod sequence;
 mod store;
 mod zset;
 
@@ -112,6 +113,7 @@ pub use expiry::Expiry;
 pub use hll::{HLL_REGISTERS, Hll};
 pub use lww::LwwRegister;
 pub use mvreg::MvReg;
+pub use sequence::{Atom, Pos, STEP, SeqOp, Sequence, implicit};
 pub use store::{Causal, DotFun, DotMap, DotSet, DotStore};
 pub use zset::{CounterReg, ScoreReg, ZSet};
 
@@ -195,5 +197,7 @@ mod tests {
         assert_eq!(size_of::<ScoreReg>(), 48 + 56);
         assert_eq!(size_of::<DotFun<u64>>(), 32);
         assert_eq!(size_of::<Expiry>(), 72);
+        // A list element's position while it is one level deep.
+        assert_eq!(size_of::<Pos>(), 32);
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::clock::{RegionId, Stamp};
-use crate::crdt::VersionVector;
+use crate::crdt::{Pos, SeqOp, VersionVector};
 use crate::docs::Document;
 use crate::keyspace::{HashValue, ListValue, SetValue, SortedSet, Value, blob};
 
@@ -107,6 +107,9 @@ pub enum DeltaOp {
     IncrFloat(f64),
     /// HINCRBYFLOAT of a field.
     HashIncrFloat(ByteBuf, f64),
+    /// A list edit (push, pop, LINSERT, LSET, LREM, LTRIM, LMOVE…) as
+    /// element operations addressed by position (`crdt::sequence`).
+    List(SeqOp),
 }
 
 /// A key's value on the wire. Collections travel whole: a write to a
@@ -125,6 +128,9 @@ pub enum WireValue {
     List(Vec<ByteBuf>),
     /// A document: automerge's save format (content and history).
     Doc(ByteBuf),
+    /// A list whose elements carry explicit positions (a replicated list's
+    /// collapsed base), head first. Only versions travel in this form.
+    PosList(Vec<(Pos, ByteBuf)>),
 }
 
 fn buf(b: &[u8]) -> ByteBuf {
@@ -177,6 +183,13 @@ impl WireValue {
             WireValue::List(elements) => {
                 let mut l = ListValue::default();
                 for e in elements {
+                    l.push_back(&e);
+                }
+                Value::List(Box::new(l))
+            }
+            WireValue::PosList(elements) => {
+                let mut l = ListValue::default();
+                for (_, e) in elements {
                     l.push_back(&e);
                 }
                 Value::List(Box::new(l))

@@ -2,6 +2,12 @@
 //! removal and search, moves between lists, and the multi-key pops behind
 //! LMPOP and the blocking commands.
 //!
+//! With replication every edit also names what it did by element position
+//! (`crdt::sequence`): new elements get positions between their neighbours,
+//! removed ones are named by theirs, and the edit replicates as those
+//! element operations ([`SeqOp`]) so concurrent edits in other regions
+//! merge instead of replacing the list. A single region skips all of it.
+//!
 //! Blocking is not handled here: an operation that finds nothing returns
 //! `None` and the front end decides whether to wait. What the engine does is
 //! *signal*: every write that leaves a list with elements while clients may be
@@ -9,10 +15,15 @@
 //! and pops that leave elements behind (so the next waiter is served too; see
 //! `engine/blocking.rs`).
 
-use std::collections::vec_deque;
+use std::collections::{VecDeque, vec_deque};
 
+use serde_bytes::ByteBuf;
+
+use super::change::DeltaOp;
 use super::{EngineError, EngineResult, Txn};
-use crate::keyspace::{Blob, Kind, ListValue, Value};
+use crate::clock::{RegionId, Stamp};
+use crate::crdt::{Pos, SeqOp};
+use crate::keyspace::{Blob, Kind, ListValue, Value, hash_key};
 
 /// An end of a list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +137,107 @@ fn push_end(l: &mut ListValue, end: End, b: Blob) {
     }
 }
 
+fn buf(b: &[u8]) -> ByteBuf {
+    ByteBuf::from(b.to_vec())
+}
+
+/// Which elements LREM removes: indexes of the first `limit` elements equal
+/// to `value` (0 = all), from the tail if `from_tail` (as
+/// `ListValue::remove_matching`).
+fn matching(l: &ListValue, value: &[u8], limit: usize, from_tail: bool) -> Vec<usize> {
+    let limit = if limit == 0 { usize::MAX } else { limit };
+    let hits = |(i, b): (usize, &Blob)| (b.as_slice() == value).then_some(i);
+    if from_tail {
+        l.iter()
+            .enumerate()
+            .rev()
+            .filter_map(hits)
+            .take(limit)
+            .collect()
+    } else {
+        l.iter().enumerate().filter_map(hits).take(limit).collect()
+    }
+}
+
 impl Txn<'_> {
+    /// With replication: runs `edit` on the positions of the elements the
+    /// list at `key` shows *before* this edit writes it, with the writer's
+    /// region and stamp for new positions. `None` without replication, when
+    /// `key` holds another type (the edit then fails on its own), or when it
+    /// is missing and the edit does not `create` it.
+    fn with_positions<R>(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        edit: impl FnOnce(&mut VecDeque<Pos>, RegionId, Stamp) -> R,
+    ) -> EngineResult<Option<R>> {
+        let Some(replica) = self.engine.replica() else {
+            return Ok(None);
+        };
+        let (dot, len) = match self.peek(key)? {
+            Some(e) => match &e.value {
+                Value::List(l) => ((e.region, e.stamp), l.len()),
+                _ => return Ok(None),
+            },
+            None if create => ((RegionId(0), Stamp::ZERO), 0),
+            None => return Ok(None),
+        };
+        let stamp = self.stamp();
+        let me = self.engine.region();
+        let index = self.engine.keyspace().shard_of(hash_key(key));
+        Ok(Some(replica.edit_list_positions(
+            index,
+            key,
+            dot,
+            len,
+            (me, stamp),
+            |p| edit(p, me, stamp),
+        )))
+    }
+
+    /// With replication: positions for `n` new elements at `end` of `key`'s
+    /// list, head first, recorded as shown.
+    fn place_at_end(&mut self, key: &[u8], end: End, n: usize) -> EngineResult<Option<Vec<Pos>>> {
+        self.with_positions(key, true, |p, me, stamp| match end {
+            End::Right => {
+                let run = Pos::run(p.back(), None, n, me, stamp);
+                p.extend(run.iter().cloned());
+                run
+            }
+            End::Left => {
+                let run = Pos::run(None, p.front(), n, me, stamp);
+                for q in run.iter().rev() {
+                    p.push_front(q.clone());
+                }
+                run
+            }
+        })
+    }
+
+    /// With replication: takes the positions of `n` elements at `end` out
+    /// of what `key`'s list shows.
+    fn take_at_end(&mut self, key: &[u8], end: End, n: usize) -> EngineResult<Option<Vec<Pos>>> {
+        self.with_positions(key, false, |p, _, _| {
+            let n = n.min(p.len());
+            match end {
+                End::Left => p.drain(..n).collect(),
+                End::Right => p.split_off(p.len() - n).into(),
+            }
+        })
+    }
+
+    /// Records a list edit's element operations for replication.
+    fn note_list(&mut self, key: &[u8], ops: Vec<SeqOp>, before: Option<super::txn::BaseVersion>) {
+        let mut ops = ops.into_iter();
+        let Some(first) = ops.next() else {
+            return;
+        };
+        self.note_delta(key, || DeltaOp::List(first), before);
+        for op in ops {
+            self.note_delta(key, || DeltaOp::List(op), None);
+        }
+    }
+
     /// The list at `key` for reading (counts a hit or miss).
     fn list(&mut self, key: &[u8]) -> EngineResult<Option<&ListValue>> {
         Ok(self.read_kind(key, Kind::List)?.and_then(as_list))
@@ -136,6 +247,40 @@ impl Txn<'_> {
     /// element in turn at `end`; returns the new length (0 when `only_if_exists`
     /// and the key is missing). LPUSH of `a b c` leaves `c b a` at the head.
     pub fn list_push<'a>(
+        &mut self,
+        key: &[u8],
+        end: End,
+        elements: impl IntoIterator<Item = &'a [u8]>,
+        only_if_exists: bool,
+    ) -> EngineResult<usize> {
+        if self.engine.replica().is_some() {
+            let elements: Vec<&[u8]> = elements.into_iter().collect();
+            if only_if_exists && self.peek(key)?.is_none() {
+                return Ok(0);
+            }
+            let before = self.delta_base(key)?;
+            let placed = self.place_at_end(key, end, elements.len())?;
+            let len = self.push_unreplicated(key, end, elements.iter().copied(), only_if_exists)?;
+            if let Some(run) = placed {
+                // `run` is head first: LPUSH's elements end up reversed.
+                let items: Vec<(Pos, ByteBuf)> = match end {
+                    End::Right => run
+                        .into_iter()
+                        .zip(elements.iter().map(|e| buf(e)))
+                        .collect(),
+                    End::Left => run
+                        .into_iter()
+                        .zip(elements.iter().rev().map(|e| buf(e)))
+                        .collect(),
+                };
+                self.note_list(key, vec![SeqOp::Insert(items)], before);
+            }
+            return Ok(len);
+        }
+        self.push_unreplicated(key, end, elements, only_if_exists)
+    }
+
+    fn push_unreplicated<'a>(
         &mut self,
         key: &[u8],
         end: End,
@@ -175,6 +320,8 @@ impl Txn<'_> {
         end: End,
         count: usize,
     ) -> EngineResult<Option<Vec<Blob>>> {
+        let before = self.delta_base(key)?;
+        let taken = self.take_at_end(key, end, count)?;
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
             return Ok(None);
         };
@@ -194,6 +341,9 @@ impl Txn<'_> {
         if left > 0 && n > 0 {
             self.signal_ready(key);
         }
+        if let Some(taken) = taken {
+            self.note_list(key, vec![SeqOp::Remove(taken)], before);
+        }
         Ok(Some(out))
     }
 
@@ -201,6 +351,8 @@ impl Txn<'_> {
     /// missing.
     pub fn list_pop_one(&mut self, key: &[u8], end: End) -> EngineResult<Option<Blob>> {
         // The hot LPOP/RPOP path: no Vec.
+        let before = self.delta_base(key)?;
+        let taken = self.take_at_end(key, end, 1)?;
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
             return Ok(None);
         };
@@ -212,6 +364,9 @@ impl Txn<'_> {
         drop(e);
         if left > 0 && popped.is_some() {
             self.signal_ready(key);
+        }
+        if let Some(taken) = taken {
+            self.note_list(key, vec![SeqOp::Remove(taken)], before);
         }
         Ok(popped)
     }
@@ -271,6 +426,10 @@ impl Txn<'_> {
     /// LSET: replaces the element at `index`. `NoSuchKey` for a missing key,
     /// `IndexOutOfRange` outside the list.
     pub fn lset(&mut self, key: &[u8], index: i64, value: &[u8]) -> EngineResult<()> {
+        let before = self.delta_base(key)?;
+        let at = self.with_positions(key, false, |p, _, _| {
+            index_of(index, p.len()).and_then(|i| p.get(i).cloned())
+        })?;
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
             return Err(EngineError::NoSuchKey);
         };
@@ -278,26 +437,67 @@ impl Txn<'_> {
             return Err(EngineError::WrongType);
         };
         match index_of(index, l.len()) {
-            Some(i) if l.set(i, value) => Ok(()),
-            _ => Err(EngineError::IndexOutOfRange),
+            Some(i) if l.set(i, value) => {
+                drop(e);
+                if let Some(Some(pos)) = at {
+                    self.note_list(key, vec![SeqOp::Set(pos, buf(value))], before);
+                }
+                Ok(())
+            }
+            _ => {
+                drop(e);
+                // The failed LSET still counts as a write (as in Redis);
+                // replicate it as one that changes nothing.
+                if at.is_some() {
+                    self.note_list(key, vec![SeqOp::Remove(Vec::new())], before);
+                }
+                Err(EngineError::IndexOutOfRange)
+            }
         }
     }
 
     /// LREM: removes up to |count| elements equal to `value`, from the head if
     /// `count > 0`, from the tail if `count < 0`, all if 0. Returns how many.
     pub fn lrem(&mut self, key: &[u8], count: i64, value: &[u8]) -> EngineResult<usize> {
+        let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        let mut removed = None;
+        let mut before = None;
+        if self.engine.replica().is_some()
+            && let Some(Value::List(l)) = self.peek(key)?.map(|e| &e.value)
+        {
+            let mut hits = matching(l, value, limit, count < 0);
+            hits.sort_unstable();
+            before = self.delta_base(key)?;
+            removed = self.with_positions(key, false, |p, _, _| {
+                hits.iter()
+                    .rev()
+                    .filter_map(|&i| p.remove(i))
+                    .collect::<Vec<Pos>>()
+            })?;
+        }
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
             return Ok(0);
         };
         let Some(l) = as_list_mut(&mut e.value) else {
             return Err(EngineError::WrongType);
         };
-        let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-        Ok(l.remove_matching(value, limit, count < 0))
+        let n = l.remove_matching(value, limit, count < 0);
+        drop(e);
+        if let Some(removed) = removed {
+            self.note_list(key, vec![SeqOp::Remove(removed)], before);
+        }
+        Ok(n)
     }
 
     /// LTRIM: keeps elements `start..=stop` only (the key goes if none remain).
     pub fn ltrim(&mut self, key: &[u8], start: i64, stop: i64) -> EngineResult<()> {
+        let before = self.delta_base(key)?;
+        let removed = self.with_positions(key, false, |p, _, _| {
+            let (s, e) = span(start, stop, p.len()).unwrap_or((0, 0));
+            let mut gone: Vec<Pos> = p.drain(e..).collect();
+            gone.extend(p.drain(..s));
+            gone
+        })?;
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
             return Ok(());
         };
@@ -307,6 +507,10 @@ impl Txn<'_> {
         match span(start, stop, l.len()) {
             Some((s, e)) => l.keep_range(s, e),
             None => l.keep_range(0, 0),
+        }
+        drop(e);
+        if let Some(removed) = removed {
+            self.note_list(key, vec![SeqOp::Remove(removed)], before);
         }
         Ok(())
     }
@@ -320,6 +524,21 @@ impl Txn<'_> {
         pivot: &[u8],
         value: &[u8],
     ) -> EngineResult<i64> {
+        let mut placed = None;
+        let mut before = None;
+        if self.engine.replica().is_some()
+            && let Some(Value::List(l)) = self.peek(key)?.map(|e| &e.value)
+            && let Some(at) = l.position(pivot)
+        {
+            let at = if side == Side::After { at + 1 } else { at };
+            before = self.delta_base(key)?;
+            placed = self.with_positions(key, false, |p, me, stamp| {
+                let lo = at.checked_sub(1).and_then(|i| p.get(i));
+                let pos = Pos::between(lo, p.get(at), me, stamp);
+                p.insert(at, pos.clone());
+                pos
+            })?;
+        }
         let Some(mut e) = self.write_existing_kind(key, Kind::List)? else {
             return Ok(0);
         };
@@ -332,6 +551,9 @@ impl Txn<'_> {
         l.insert(if side == Side::After { at + 1 } else { at }, value);
         let len = l.len() as i64;
         drop(e);
+        if let Some(pos) = placed {
+            self.note_list(key, vec![SeqOp::Insert(vec![(pos, buf(value))])], before);
+        }
         self.signal_ready(key);
         Ok(len)
     }
@@ -404,6 +626,26 @@ impl Txn<'_> {
             Some(_) => {}
         }
         if src == dst {
+            let before = self.delta_base(src)?;
+            let moved = self.with_positions(src, false, |p, me, stamp| {
+                let old = match from {
+                    End::Left => p.pop_front(),
+                    End::Right => p.pop_back(),
+                }?;
+                let new = match to {
+                    End::Left => {
+                        let q = Pos::between(None, p.front(), me, stamp);
+                        p.push_front(q.clone());
+                        q
+                    }
+                    End::Right => {
+                        let q = Pos::between(p.back(), None, me, stamp);
+                        p.push_back(q.clone());
+                        q
+                    }
+                };
+                Some((old, new))
+            })?;
             let Some(mut e) = self.write_existing_kind(src, Kind::List)? else {
                 return Ok(None);
             };
@@ -416,6 +658,13 @@ impl Txn<'_> {
             let out = b.clone();
             push_end(l, to, b);
             drop(e);
+            if let Some(Some((old, new))) = moved {
+                let ops = vec![
+                    SeqOp::Remove(vec![old]),
+                    SeqOp::Insert(vec![(new, buf(&out))]),
+                ];
+                self.note_list(src, ops, before);
+            }
             self.signal_ready(dst);
             return Ok(Some(out));
         }
@@ -429,12 +678,18 @@ impl Txn<'_> {
             return Ok(None);
         };
         let out = b.clone();
+        let before = self.delta_base(dst)?;
+        let placed = self.place_at_end(dst, to, 1)?;
         let mut e = self.write_kind(dst, Kind::List, || Value::List(Box::default()))?;
         let Some(l) = as_list_mut(&mut e.value) else {
             return Err(EngineError::WrongType);
         };
         push_end(l, to, b);
         drop(e);
+        if let Some(run) = placed {
+            let items = run.into_iter().map(|p| (p, buf(&out))).collect();
+            self.note_list(dst, vec![SeqOp::Insert(items)], before);
+        }
         self.signal_ready(dst);
         Ok(Some(out))
     }

@@ -46,6 +46,17 @@
 //! they arrive. Snapshots and replacing writes (EXPIRE, RESTORE, a
 //! compaction) carry the whole document in automerge's save format.
 //!
+//! **Lists** use it too: every list edit is a delta of element operations
+//! addressed by position ([`DeltaOp::List`], `crdt::sequence`), and the
+//! derived view is the base list (its positions explicit, or implicit in
+//! its dot) with every batch replayed in dot order. The positions of what
+//! the entry shows are kept with the key (`KeyMeta::list`) so a local edit
+//! names elements without a replay, and a received edit is applied in place
+//! when no later version names the positions it does. A stable list
+//! collapses into one base version that carries its positions (a list
+//! keeps a derived view for as long as it lives, since its positions exist
+//! only here); a list written whole keeps the positions it showed.
+//!
 //! The winning version lives in the keyspace [`Entry`] itself (its `stamp`
 //! and `region` are the dot), so a key costs nothing extra while the regions
 //! agree. Losing versions and removals that arrived ahead of what they
@@ -78,7 +89,7 @@
 //! This module must not do I/O: the replication layer feeds it decoded
 //! changes and ships what it logs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -90,8 +101,8 @@ use super::change::{Change, KeyOp, KeyState, WireValue, WireVersion};
 use super::sink::{ChangeSink, Transition};
 use super::txn::DeltaNote;
 use crate::clock::{RegionId, Stamp};
-use crate::crdt::VersionVector;
-use crate::keyspace::{Blob, Entry, Shard, Value, blob, hash_key};
+use crate::crdt::{Pos, SeqOp, Sequence, VersionVector};
+use crate::keyspace::{Blob, Entry, ListValue, Shard, Value, blob, hash_key};
 use crate::replication::DeltaLog;
 use serde_bytes::ByteBuf;
 
@@ -104,6 +115,9 @@ pub(crate) struct Version {
     expire_at: u64,
     /// A delta: these operations (`value` is then empty).
     delta: Option<Vec<DeltaOp>>,
+    /// A list's explicit element positions (a collapsed replicated list);
+    /// without them a list version's positions are implicit in its dot.
+    positions: Option<Vec<Pos>>,
 }
 
 impl Version {
@@ -112,24 +126,68 @@ impl Version {
     }
 
     fn from_wire(w: WireVersion) -> Version {
+        let positions = match &w.value {
+            WireValue::PosList(items) => Some(items.iter().map(|(p, _)| p.clone()).collect()),
+            _ => None,
+        };
         Version {
             region: w.region,
             stamp: w.stamp,
             value: w.value.into_value(),
             expire_at: w.expire_at,
             delta: w.delta,
+            positions,
         }
     }
 
     fn to_wire(&self) -> WireVersion {
+        let value = match (&self.positions, &self.value) {
+            (Some(positions), Value::List(l)) => WireValue::PosList(
+                positions
+                    .iter()
+                    .cloned()
+                    .zip(l.iter().map(|e| ByteBuf::from(e.to_vec())))
+                    .collect(),
+            ),
+            _ => WireValue::of(&self.value),
+        };
         WireVersion {
             region: self.region,
             stamp: self.stamp,
-            value: WireValue::of(&self.value),
+            value,
             expire_at: self.expire_at,
             delta: self.delta.clone(),
         }
     }
+
+    /// Part of a replicated list's sequence: a list edit, or a base that
+    /// carries explicit positions. A key holding one shows a derived view
+    /// even without other deltas, since the positions live only here.
+    fn is_sequence(&self) -> bool {
+        self.positions.is_some()
+            || self
+                .delta
+                .as_ref()
+                .is_some_and(|ops| ops.iter().any(|op| matches!(op, DeltaOp::List(_))))
+    }
+
+    /// This list version's element positions, explicit or implicit.
+    fn list_positions(&self, len: usize) -> Vec<Pos> {
+        match &self.positions {
+            Some(p) if p.len() == len => p.clone(),
+            _ => crate::crdt::implicit(self.region, self.stamp, len).collect(),
+        }
+    }
+}
+
+/// What [`derived_view`] shows.
+struct View {
+    value: Value,
+    expire_at: u64,
+    /// The newest version's dot.
+    dot: (RegionId, Stamp),
+    /// For a list, its elements' positions, head first.
+    positions: Option<VecDeque<Pos>>,
 }
 
 /// What a key with deltas shows: the greatest ordinary version's value
@@ -141,7 +199,7 @@ impl Version {
 /// a change whose dependencies are not there yet waits inside the document
 /// until a later view includes them). Integer sums beyond the 64-bit range read as its limit
 /// (concurrent increments can jointly pass it).
-fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
+fn derived_view(versions: &[Version]) -> View {
     let base = versions
         .iter()
         .filter(|v| v.delta.is_none())
@@ -163,6 +221,7 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
                 }
                 Some(DeltaOp::ZSetScore(_) | DeltaOp::ZIncr(..)) => Value::ZSet(Box::default()),
                 Some(DeltaOp::DocChange(_)) => Value::Doc(Box::default()),
+                Some(DeltaOp::List(_)) => Value::List(Box::default()),
                 _ => Value::Str(blob(b"0")),
             };
             (empty, deltas.last().map_or(0, |v| v.expire_at))
@@ -184,11 +243,25 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
         _ => None,
     };
     let mut floats = false;
+    // A list replays its element operations on its base's positions.
+    let mut seq = match (&value, base) {
+        (Value::List(l), Some(b)) => Some(Sequence::from_parts(
+            b.list_positions(l.len()),
+            l.iter().cloned(),
+        )),
+        (Value::List(_), None) => Some(Sequence::default()),
+        _ => None,
+    };
     // Document changes merge as one batch (automerge orders them by their
     // own dependencies, not by ours).
     let mut doc_changes: Vec<&[u8]> = Vec::new();
     for op in ops {
         match (op, &mut value) {
+            (DeltaOp::List(op), Value::List(_)) => {
+                if let Some(s) = &mut seq {
+                    s.apply(op);
+                }
+            }
             (DeltaOp::DocChange(change), Value::Doc(_)) => doc_changes.push(&change[..]),
             (DeltaOp::Incr(n), Value::Str(_)) => {
                 if let Some(s) = &mut sum {
@@ -253,6 +326,16 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
         (false, _, Some(s), Value::Str(_)) => value = Value::Str(number(s)),
         _ => {}
     }
+    let mut positions = None;
+    if let Some(s) = seq {
+        let (p, values) = s.into_parts();
+        let mut l = ListValue::default();
+        for v in values {
+            l.push_back_blob(v);
+        }
+        value = Value::List(Box::new(l));
+        positions = Some(p);
+    }
     if let Value::Doc(d) = &mut value
         && !doc_changes.is_empty()
     {
@@ -264,7 +347,119 @@ fn derived_view(versions: &[Version]) -> (Value, u64, (RegionId, Stamp)) {
             );
         }
     }
-    (value, expire, last)
+    View {
+        value,
+        expire_at: expire,
+        dot: last,
+        positions,
+    }
+}
+
+/// The positions a list delta's operations name.
+fn touched(v: &Version) -> impl Iterator<Item = &Pos> {
+    v.delta.iter().flatten().flat_map(|op| {
+        let ps: Box<dyn Iterator<Item = &Pos>> = match op {
+            DeltaOp::List(SeqOp::Insert(items)) => Box::new(items.iter().map(|(p, _)| p)),
+            DeltaOp::List(SeqOp::Remove(ps)) => Box::new(ps.iter()),
+            DeltaOp::List(SeqOp::Set(p, _)) => Box::new(std::iter::once(p)),
+            _ => Box::new(std::iter::empty()),
+        };
+        ps
+    })
+}
+
+/// Applies `added`, if it is nothing but list edits, to the list a derived
+/// view shows at `index` (and to its positions in `meta`), in place — the
+/// same as replaying every version ([`derived_view`]) when each edit
+/// commutes with those that replay after it: edits of different positions
+/// commute, so it is enough that no version replaying later names a
+/// position `added` names. (One that does — a removal that overtook the
+/// insert it removed, or a later concurrent LSET — sends the merge down the
+/// full replay.) Only with positions kept for this very entry. Returns the
+/// list's length after, or `None`, touching nothing, when it does not apply.
+fn merge_list_ops_in_place(
+    shard: &mut Shard,
+    index: usize,
+    meta: &mut KeyMeta,
+    added: &[Version],
+) -> Option<usize> {
+    let only_list_edits = !added.is_empty()
+        && added.iter().all(|v| {
+            v.delta.as_ref().is_some_and(|ops| {
+                !ops.is_empty() && ops.iter().all(|op| matches!(op, DeltaOp::List(_)))
+            })
+        });
+    if !only_list_edits {
+        return None;
+    }
+    // Without a plain base the view takes the newest delta's expiry.
+    let has_base = meta.siblings.iter().any(|v| v.delta.is_none());
+    let newest_expiry = meta
+        .siblings
+        .iter()
+        .chain(added)
+        .max_by_key(|v| (v.stamp, v.region))
+        .map(|v| v.expire_at);
+    let mut e = shard.entry_mut(index)?;
+    let cache = meta.list.as_mut()?;
+    let shown = (e.region, e.stamp);
+    let Value::List(l) = &mut e.value else {
+        return None;
+    };
+    if cache.dot != shown || cache.positions.len() != l.len() {
+        return None;
+    }
+    let mut order: Vec<&Version> = added.iter().collect();
+    order.sort_by_key(|v| (v.stamp, v.region));
+    let first = order.first().map(|v| (v.stamp, v.region))?;
+    let later: HashSet<&Pos> = meta
+        .siblings
+        .iter()
+        .filter(|v| (v.stamp, v.region) > first)
+        .flat_map(touched)
+        .collect();
+    if !later.is_empty() && added.iter().flat_map(touched).any(|p| later.contains(p)) {
+        return None;
+    }
+    let positions = &mut cache.positions;
+    for op in order.iter().flat_map(|v| v.delta.iter().flatten()) {
+        match op {
+            DeltaOp::List(SeqOp::Insert(items)) => {
+                for (p, value) in items {
+                    if let Err(i) = positions.binary_search(p) {
+                        positions.insert(i, p.clone());
+                        l.insert(i, value);
+                    }
+                }
+            }
+            DeltaOp::List(SeqOp::Remove(ps)) => {
+                for p in ps {
+                    if let Ok(i) = positions.binary_search(p) {
+                        positions.remove(i);
+                        l.remove(i);
+                    }
+                }
+            }
+            DeltaOp::List(SeqOp::Set(p, value)) => {
+                if let Ok(i) = positions.binary_search(p) {
+                    l.set(i, value);
+                }
+            }
+            _ => {}
+        }
+    }
+    let left = l.len();
+    if !has_base && let Some(exp) = newest_expiry {
+        e.expire_at = exp;
+    }
+    if let Some(&newest) = order.last()
+        && (newest.stamp, newest.region) > (e.stamp, e.region)
+    {
+        e.stamp = newest.stamp;
+        e.region = newest.region;
+    }
+    cache.dot = (e.region, e.stamp);
+    Some(left)
 }
 
 /// What a key carries beyond its entry while regions disagree about it.
@@ -279,6 +474,19 @@ pub(crate) struct KeyMeta {
     derived: bool,
     /// Versions known removed beyond the applied vector.
     cloud: VersionVector,
+    /// For a list: the positions of the elements its entry shows, so a
+    /// local edit can name them without replaying the sequence. A cache:
+    /// valid only for the entry it was made for, rebuilt otherwise, and not
+    /// a reason to keep the record (see [`KeyMeta::is_empty`]).
+    list: Option<ListCache>,
+}
+
+/// The positions of a list's shown elements, head first, for the entry
+/// whose dot is `dot`.
+#[derive(Debug)]
+struct ListCache {
+    dot: (RegionId, Stamp),
+    positions: VecDeque<Pos>,
 }
 
 impl KeyMeta {
@@ -287,7 +495,9 @@ impl KeyMeta {
     }
 
     fn has_deltas(&self) -> bool {
-        self.siblings.iter().any(|v| v.delta.is_some())
+        self.siblings
+            .iter()
+            .any(|v| v.delta.is_some() || v.positions.is_some())
     }
 }
 
@@ -557,6 +767,43 @@ impl Replica {
         }
     }
 
+    /// Runs a local list edit's `edit` on the positions of the elements the
+    /// list `key` (in shard `index`, held by the caller) shows — the entry
+    /// at `dot` with `len` elements, as it was before the edit wrote it —
+    /// and keeps them, tagged with `after` (the entry's dot once written),
+    /// for the next edit. Rebuilt from the versions when the kept ones are
+    /// not for that entry.
+    pub(crate) fn edit_list_positions<R>(
+        &self,
+        index: usize,
+        key: &[u8],
+        dot: (RegionId, Stamp),
+        len: usize,
+        after: (RegionId, Stamp),
+        edit: impl FnOnce(&mut VecDeque<Pos>) -> R,
+    ) -> R {
+        let mut metas = self.metas[index].lock();
+        let meta = metas.entry(blob(key)).or_default();
+        let cache = match meta.list.take() {
+            Some(c) if c.dot == dot && c.positions.len() == len => c,
+            _ => {
+                let replayed = (meta.derived && len > 0)
+                    .then(|| derived_view(&meta.siblings).positions)
+                    .flatten()
+                    .filter(|p| p.len() == len);
+                ListCache {
+                    dot,
+                    positions: replayed
+                        .unwrap_or_else(|| crate::crdt::implicit(dot.0, dot.1, len).collect()),
+                }
+            }
+        };
+        let cache = meta.list.insert(cache);
+        let out = edit(&mut cache.positions);
+        cache.dot = after;
+        out
+    }
+
     /// Whether a delta to `key` (in shard `index`) must record the version
     /// it builds on: not when the key already shows a derived value.
     pub(crate) fn needs_base(&self, index: usize, key: &[u8]) -> bool {
@@ -767,13 +1014,13 @@ impl Replica {
                 expire_at,
             } => (
                 key,
-                vec![Version {
+                vec![Version::from_wire(WireVersion {
                     region: change.origin,
                     stamp: change.stamp,
-                    value: value.clone().into_value(),
+                    value: value.clone(),
                     expire_at: *expire_at,
                     delta: None,
-                }],
+                })],
             ),
             KeyOp::Delta {
                 key,
@@ -787,6 +1034,7 @@ impl Replica {
                     value: Value::Str(Blob::new()),
                     expire_at: *expire_at,
                     delta: Some(ops.clone()),
+                    positions: None,
                 };
                 let mut metas = self.metas[index].lock();
                 let none = VersionVector::new();
@@ -909,6 +1157,7 @@ impl Replica {
                 {
                     held.value = v.value.clone();
                     held.expire_at = v.expire_at;
+                    held.positions = v.positions.clone();
                 }
             }
         }
@@ -979,9 +1228,31 @@ impl Replica {
                 list: false,
             };
         }
+        if !removed
+            && !promote
+            && meta.derived
+            && let Some(i) = index
+            && let Some(left) = merge_list_ops_in_place(shard, i, &mut meta, &added)
+        {
+            meta.siblings.extend(added);
+            if left == 0 {
+                // Concurrent pops emptied it: as `merge_derived` does.
+                shard.remove_at(i);
+                meta.list = None;
+            }
+            metas.insert(blob(key), meta);
+            return Merged {
+                changed: true,
+                list: left > 0,
+            };
+        }
         removed = removed || promote || !added.is_empty();
 
-        if meta.has_deltas() || added.iter().any(|v| v.delta.is_some()) {
+        if meta.has_deltas()
+            || added
+                .iter()
+                .any(|v| v.delta.is_some() || v.positions.is_some())
+        {
             return self.merge_derived(
                 shard,
                 metas,
@@ -1001,6 +1272,7 @@ impl Replica {
             index = None;
         }
         meta.derived = false;
+        meta.list = None;
 
         // Candidates: (dot, own expiry, where it lives). All are live.
         enum Src {
@@ -1049,6 +1321,7 @@ impl Replica {
                             value: Value::Str(Blob::new()),
                             expire_at: *exp,
                             delta: None,
+                            positions: None,
                         });
                     }
                 }
@@ -1198,12 +1471,38 @@ impl Replica {
                 value: e.value.clone(),
                 expire_at,
                 delta: None,
+                positions: None,
             });
         }
         meta.siblings.extend(added);
         meta.derived = true;
-        let (value, expire_at, (region, stamp)) = derived_view(&meta.siblings);
+        let View {
+            value,
+            expire_at,
+            dot: (region, stamp),
+            positions,
+        } = derived_view(&meta.siblings);
         let list = matches!(&value, Value::List(l) if !l.is_empty());
+        meta.list = None;
+        if matches!(&value, Value::List(l) if l.is_empty()) {
+            // Every element of a list went (concurrent pops): no key is
+            // shown, as Redis never shows an empty list; the versions stay
+            // until `collect` finds them stable.
+            if let Some(i) = index {
+                shard.remove_at(i);
+            }
+            metas.insert(blob(key), meta);
+            return Merged {
+                changed: true,
+                list: false,
+            };
+        }
+        if let Some(positions) = positions {
+            meta.list = Some(ListCache {
+                dot: (region, stamp),
+                positions,
+            });
+        }
         match index {
             Some(i) => {
                 if let Some(mut e) = shard.entry_mut(i) {
@@ -1293,7 +1592,7 @@ impl Replica {
         out: &mut Vec<KeyState>,
     ) -> u64 {
         let metas = self.metas[index].lock();
-        shard.dict().scan(cursor, count, |e| {
+        let next = shard.dict().scan(cursor, count, |e| {
             if e.is_expired(now_ms) {
                 return;
             }
@@ -1316,7 +1615,30 @@ impl Replica {
                 versions,
                 cloud: meta.map(|m| m.cloud.clone()).unwrap_or_default(),
             });
-        })
+        });
+        if next == 0 {
+            // Keys this region shows nothing for but still knows about: a
+            // removal of versions the receiver may hold and count as
+            // removed once it takes our applied vector (a DEL that arrived
+            // here ahead of the write it removed), or a list that
+            // concurrent pops emptied. Without them the receiver would keep
+            // what we know is gone.
+            for (key, m) in metas.iter() {
+                let shown = shard
+                    .dict()
+                    .find_index_hashed(hash_key(key), key)
+                    .and_then(|i| shard.at(i))
+                    .is_some_and(|e| !e.is_expired(now_ms));
+                if !shown && !m.is_empty() {
+                    out.push(KeyState {
+                        key: ByteBuf::from(key.to_vec()),
+                        versions: m.siblings.iter().map(Version::to_wire).collect(),
+                        cloud: m.cloud.clone(),
+                    });
+                }
+            }
+        }
+        next
     }
 
     /// Merges one snapshot key whose sender had applied `base`.
@@ -1467,9 +1789,36 @@ impl Replica {
                                 st.get(v.region) >= v.stamp.0 && Some(v.expire_at) == shown
                             })
                         });
-                    if collapsible {
+                    let stable_all = |st: &VersionVector| {
+                        m.siblings.iter().all(|v| st.get(v.region) >= v.stamp.0)
+                    };
+                    let sequence = m.siblings.iter().any(Version::is_sequence);
+                    if collapsible && sequence {
+                        // A list's positions live only in its versions, so
+                        // it collapses into one base that carries them (and
+                        // stays a derived view over it).
+                        let view = derived_view(&m.siblings);
+                        m.siblings = vec![Version {
+                            region: view.dot.0,
+                            stamp: view.dot.1,
+                            value: view.value,
+                            expire_at: view.expire_at,
+                            delta: None,
+                            positions: view.positions.map(Vec::from),
+                        }];
+                    } else if collapsible {
                         m.siblings.clear();
                         m.derived = false;
+                    } else if sequence
+                        && shown.is_none()
+                        && stable.is_some_and(stable_all)
+                        && matches!(derived_view(&m.siblings).value, Value::List(l) if l.is_empty())
+                    {
+                        // Concurrent pops emptied the list: nothing is left
+                        // to show, and every change to come has seen that.
+                        m.siblings.clear();
+                        m.derived = false;
+                        m.list = None;
                     }
                 } else {
                     m.siblings.retain(|v| {
@@ -1568,17 +1917,26 @@ impl Commit<'_> {
                         value: value.clone(),
                         expire_at: *expire_at,
                         delta: None,
+                        positions: None,
                     });
                 }
                 meta.derived = true;
             }
             let expire_at = shard.at(i).map_or(0, |e| e.expire_at);
+            // The list cache follows the entry to the commit's dot.
+            let shown = shard.at(i).map(|e| (e.region, e.stamp));
+            if let Some(c) = &mut meta.list
+                && Some(c.dot) == shown
+            {
+                c.dot = (r.me, self.stamp);
+            }
             meta.siblings.push(Version {
                 region: r.me,
                 stamp: self.stamp,
                 value: Value::Str(Blob::new()),
                 expire_at,
                 delta: Some(note.ops.clone()),
+                positions: None,
             });
             drop(metas);
             if let Some(mut e) = shard.entry_mut(i) {
@@ -1592,6 +1950,7 @@ impl Commit<'_> {
             });
             return;
         }
+        let mut kept = None;
         {
             let mut metas = r.metas[index].lock();
             if let Some(m) = metas.get_mut(key) {
@@ -1599,6 +1958,7 @@ impl Commit<'_> {
                 // this shard's lock before our marks were read.
                 m.siblings.clear();
                 m.derived = false;
+                kept = m.list.take();
                 if m.is_empty() {
                     metas.remove(key);
                 }
@@ -1608,9 +1968,45 @@ impl Commit<'_> {
             Some(mut e) => {
                 e.stamp = self.stamp;
                 e.region = r.me;
+                // A list written whole (EXPIRE, PERSIST, a SORT … STORE of
+                // the same length) keeps the positions it showed, so edits
+                // made concurrently elsewhere still find their elements;
+                // it then stays a derived view over this one version.
+                let positions = match (&e.value, kept) {
+                    (Value::List(l), Some(c)) if !l.is_empty() && c.positions.len() == l.len() => {
+                        Some(c.positions)
+                    }
+                    _ => None,
+                };
+                let value = match (&positions, &e.value) {
+                    (Some(p), Value::List(l)) => WireValue::PosList(
+                        p.iter()
+                            .cloned()
+                            .zip(l.iter().map(|v| ByteBuf::from(v.to_vec())))
+                            .collect(),
+                    ),
+                    _ => WireValue::of(&e.value),
+                };
+                if let Some(positions) = positions {
+                    let mut metas = r.metas[index].lock();
+                    let m = metas.entry(blob(key)).or_default();
+                    m.siblings.push(Version {
+                        region: r.me,
+                        stamp: self.stamp,
+                        value: e.value.clone(),
+                        expire_at: e.expire_at,
+                        delta: None,
+                        positions: Some(positions.iter().cloned().collect()),
+                    });
+                    m.derived = true;
+                    m.list = Some(ListCache {
+                        dot: (r.me, self.stamp),
+                        positions,
+                    });
+                }
                 KeyOp::Put {
                     key: ByteBuf::from(key.to_vec()),
-                    value: WireValue::of(&e.value),
+                    value,
                     expire_at: e.expire_at,
                 }
             }

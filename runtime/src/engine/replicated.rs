@@ -57,11 +57,14 @@ impl Txn<'_> {
             return;
         };
         let mut changed = std::mem::take(&mut self.changed);
-        // Deltas replicate as such if nothing else wrote their key after
-        // them in this transaction.
+        // Deltas replicate as such if nothing else wrote their key before or
+        // after them in this transaction.
         let deltas: Vec<_> = std::mem::take(&mut self.deltas)
             .into_iter()
-            .filter(|n| changed.iter().rposition(|k| *k == n.key) == Some(n.at))
+            .filter(|n| {
+                changed.iter().rposition(|k| *k == n.key) == Some(n.at)
+                    && changed.iter().position(|k| *k == n.key) == Some(n.first)
+            })
             .collect();
         changed.sort_unstable();
         changed.dedup();
@@ -519,6 +522,38 @@ mod tests {
             }
         }
 
+        fn push(&self, i: usize, key: &str, end: crate::engine::lists::End, values: &[&str]) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.list_push(
+                key.as_bytes(),
+                end,
+                values.iter().map(|v| v.as_bytes()),
+                false,
+            )
+            .expect("push");
+        }
+
+        fn lpop(&self, i: usize, key: &str) -> Option<String> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.list_pop_one(key.as_bytes(), crate::engine::lists::End::Left)
+                .expect("lpop")
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        }
+
+        fn lset(&self, i: usize, key: &str, index: i64, value: &str) {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.lset(key.as_bytes(), index, value.as_bytes())
+                .expect("lset");
+        }
+
+        fn list(&self, i: usize, key: &str) -> Vec<String> {
+            let mut t = self.regions[i].txn_one(key.as_bytes());
+            t.lrange(key.as_bytes(), 0, -1)
+                .expect("lrange")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        }
+
         fn get(&self, i: usize, key: &str) -> Option<String> {
             let mut t = self.regions[i].txn_one(key.as_bytes());
             t.get(key.as_bytes())
@@ -541,10 +576,16 @@ mod tests {
                 .filter_map(|k| {
                     let mut t = self.regions[i].txn_one(k);
                     let e = t.peek(k).expect("peek")?;
+                    // Set and hash order is not part of the value (as in
+                    // Redis, and in the digests regions compare).
                     let v = match WireValue::of(&e.value) {
                         WireValue::Set(mut m) => {
                             m.sort();
                             format!("{:?}", WireValue::Set(m))
+                        }
+                        WireValue::Hash(mut f) => {
+                            f.sort();
+                            format!("{:?}", WireValue::Hash(f))
                         }
                         other => format!("{other:?}"),
                     };
@@ -786,6 +827,176 @@ mod tests {
             .expect("peek")
             .is_some();
         assert!(!exists, "the last member went");
+    }
+
+    #[test]
+    fn concurrent_pushes_all_land_in_one_order_everywhere() {
+        use crate::engine::lists::End::{Left, Right};
+        let mut sim = Sim::new(3);
+        sim.push(0, "l", Right, &["m"]);
+        sim.sync();
+        // RPUSH ∥ RPUSH ∥ LPUSH, several elements each.
+        sim.push(0, "l", Right, &["a1", "a2"]);
+        sim.push(1, "l", Right, &["b1", "b2"]);
+        sim.push(2, "l", Left, &["c1", "c2"]);
+        sim.push(1, "l", Left, &["d"]);
+        sim.sync();
+        sim.assert_converged();
+        let l = sim.list(0, "l");
+        assert_eq!(l.len(), 8, "{l:?}");
+        // Each region's run stays together and in its own order.
+        let at = |v: &str| l.iter().position(|x| x == v).expect(v);
+        assert_eq!(at("a2"), at("a1") + 1, "{l:?}");
+        assert_eq!(at("b2"), at("b1") + 1, "{l:?}");
+        assert_eq!(at("c1"), at("c2") + 1, "LPUSH c1 c2 puts c2 first: {l:?}");
+        assert!(at("m") > at("c1") && at("m") > at("d"), "{l:?}");
+        assert!(at("m") < at("a1") && at("m") < at("b1"), "{l:?}");
+        // Local edits after the merge name merged elements correctly.
+        let mut t = sim.regions[2].txn_one(b"l");
+        assert_eq!(
+            t.linsert(b"l", crate::engine::lists::Side::Before, b"m", b"i")
+                .expect("linsert"),
+            9
+        );
+        drop(t);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.list(1, "l")[at("m")], "i");
+    }
+
+    #[test]
+    fn a_list_delete_removes_only_the_elements_it_saw() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(0, "l", Right, &["a", "b"]);
+        sim.sync();
+        sim.del(0, "l");
+        sim.push(1, "l", Right, &["late"]);
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.list(i, "l"), ["late"], "region {i}");
+        }
+    }
+
+    #[test]
+    fn concurrent_pops_of_one_element_return_it_in_both_regions_and_remove_it_once() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(0, "q", Right, &["j1", "j2", "j3"]);
+        sim.sync();
+        assert_eq!(sim.lpop(0, "q").as_deref(), Some("j1"));
+        assert_eq!(sim.lpop(1, "q").as_deref(), Some("j1"), "at-least-once");
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.list(2, "q"), ["j2", "j3"]);
+        // Concurrent pops that empty the list leave no key anywhere.
+        sim.lpop(0, "q");
+        sim.sync();
+        assert_eq!(sim.lpop(0, "q").as_deref(), Some("j3"));
+        assert_eq!(sim.lpop(2, "q").as_deref(), Some("j3"));
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert!(sim.list(i, "q").is_empty(), "region {i}");
+        }
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+            assert_eq!(e.replica().expect("r").side_table_len(), 0);
+        }
+    }
+
+    #[test]
+    fn an_expire_keeps_positions_so_concurrent_pops_and_pushes_still_apply() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(0, "q", Right, &["a", "b", "c"]);
+        sim.sync();
+        sim.expire_in(0, "q", 1_000_000);
+        assert_eq!(sim.lpop(1, "q").as_deref(), Some("a"));
+        sim.push(2, "q", Right, &["d"]);
+        sim.sync();
+        sim.assert_converged();
+        for i in 0..3 {
+            assert_eq!(sim.list(i, "q"), ["b", "c", "d"], "region {i}");
+            assert!(sim.expire_of(i, "q").is_some_and(|e| e > 0), "region {i}");
+        }
+    }
+
+    /// Region 0 hears of region 2's DEL before of the SET it removed, so it
+    /// shows nothing for the key but remembers the removal. A snapshot it
+    /// sends to region 1 (which holds the SET) counts the DEL as applied
+    /// there, so it must carry that removal too.
+    #[test]
+    fn a_snapshot_carries_the_removal_of_a_key_its_sender_does_not_show() {
+        let mut sim = Sim::new(3);
+        sim.set(1, "k", "v");
+        sim.step(1, 2);
+        sim.del(2, "k");
+        sim.step(2, 0);
+        snapshot(&mut sim, 0, 1);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.get(1, "k"), None);
+    }
+
+    #[test]
+    fn concurrent_lsets_converge_on_the_later_stamp_and_lose_to_a_pop() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(0, "l", Right, &["a", "b", "c"]);
+        sim.sync();
+        sim.lset(0, "l", 1, "x");
+        sim.lset(1, "l", 1, "y");
+        sim.sync();
+        sim.assert_converged();
+        // Of two concurrent LSETs the greater (stamp, region) wins: the
+        // same value everywhere.
+        let l = sim.list(0, "l");
+        assert!(l == ["a", "x", "c"] || l == ["a", "y", "c"], "{l:?}");
+        sim.lset(2, "l", 0, "z");
+        assert_eq!(sim.lpop(1, "l").as_deref(), Some("a"));
+        sim.sync();
+        sim.assert_converged();
+        // LSET ∥ LPOP of one element: the pop wins, the LSET is lost with it.
+        assert_eq!(sim.list(0, "l"), l[1..]);
+    }
+
+    #[test]
+    fn a_stable_list_collapses_and_keeps_merging_across_snapshots() {
+        use crate::engine::lists::End::{Left, Right};
+        let mut sim = Sim::new(3);
+        sim.push(0, "l", Right, &["a", "b", "c"]);
+        sim.push(1, "l", Right, &["d"]);
+        sim.sync();
+        sim.lpop(2, "l");
+        sim.sync();
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+        }
+        sim.assert_converged();
+        // Edits after the collapse still merge element by element.
+        sim.push(0, "l", Left, &["h"]);
+        sim.push(1, "l", Right, &["t"]);
+        let mut t = sim.regions[2].txn_one(b"l");
+        t.ltrim(b"l", 1, -1).expect("ltrim");
+        drop(t);
+        sim.sync();
+        sim.assert_converged();
+        let l = sim.list(0, "l");
+        assert_eq!(l.first().map(String::as_str), Some("h"), "{l:?}");
+        assert_eq!(l.last().map(String::as_str), Some("t"), "{l:?}");
+        // A region restarted empty gets the list (positions included) by
+        // snapshot, and its edits merge with the others'.
+        sim.restart(1);
+        snapshot(&mut sim, 0, 1);
+        sim.push(1, "l", Right, &["r1"]);
+        sim.push(0, "l", Right, &["r0"]);
+        sim.sync();
+        sim.assert_converged();
+        assert_eq!(sim.list(2, "l").len(), l.len() + 2);
     }
 
     #[test]
@@ -1262,6 +1473,14 @@ mod tests {
         Zrem(usize, u8, u8),
         Flush(usize),
         Step(usize, usize),
+        /// A list edit on list key 10 or 11: push (left/right) value,
+        /// pop, LSET, LINSERT, LREM, LTRIM, DEL, EXPIRE, LMOVE to the other
+        /// list.
+        List(usize, u8, u8, u8),
+        Snapshot(usize, usize),
+        /// Everything delivered and reported, then each region collects
+        /// (stable lists collapse), and writes go on.
+        Quiesce,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1280,6 +1499,9 @@ mod tests {
             2 => (r.clone(), 8..10u8, 0..3u8, -2..3i8).prop_map(|(r, k, m, by)| Op::Zincr(r, k, m, by)),
             1 => (r.clone(), 8..10u8, 0..3u8).prop_map(|(r, k, m)| Op::Zrem(r, k, m)),
             1 => r.clone().prop_map(Op::Flush),
+            8 => (r.clone(), 10..12u8, 0..11u8, 0..4u8).prop_map(|(r, k, kind, v)| Op::List(r, k, kind, v)),
+            1 => (r.clone(), r.clone()).prop_map(|(a, b)| Op::Snapshot(a, b)),
+            1 => Just(Op::Quiesce),
             6 => (r.clone(), r).prop_map(|(a, b)| Op::Step(a, b)),
         ]
     }
@@ -1349,6 +1571,42 @@ mod tests {
                         if a != b {
                             sim.step(a, b);
                         }
+                    }
+                    Op::Snapshot(a, b) => {
+                        if a != b {
+                            snapshot(&mut sim, a, b);
+                        }
+                    }
+                    Op::Quiesce => {
+                        sim.sync();
+                        sim.report();
+                        for e in &sim.regions {
+                            e.collect_replica_garbage();
+                        }
+                    }
+                    Op::List(r, k, kind, v) => {
+                        use crate::engine::lists::{End, Side};
+                        let key = format!("k{k}");
+                        let other = format!("k{}", 21 - k);
+                        let value = format!("e{v}");
+                        let mut t = sim.regions[r].txn([key.as_bytes(), other.as_bytes()]);
+                        let key = key.as_bytes();
+                        let _ = match kind {
+                            0 => t.list_push(key, End::Right, [value.as_bytes()], false).map(|_| ()),
+                            1 => t.list_push(key, End::Left, [value.as_bytes(), b"z".as_slice()], false).map(|_| ()),
+                            2 => t.list_pop(key, End::Left, 1).map(|_| ()),
+                            3 => t.list_pop_one(key, End::Right).map(|_| ()),
+                            4 => t.lset(key, i64::from(v) - 2, value.as_bytes()),
+                            5 => t.linsert(key, Side::After, b"e1", value.as_bytes()).map(|_| ()),
+                            6 => t.lrem(key, i64::from(v) - 2, b"e2").map(|_| ()),
+                            7 => t.ltrim(key, i64::from(v % 2), -1),
+                            8 => t.delete(key).map(|_| ()),
+                            9 => {
+                                let at = t.now_ms() + u64::from(v) * 1_000_000;
+                                t.expire_at(key, at, ExpireCondition::Always).map(|_| ())
+                            }
+                            _ => t.lmove(key, other.as_bytes(), End::Left, End::Right).map(|_| ()),
+                        };
                     }
                 }
             }

@@ -52,6 +52,10 @@ pub(crate) struct DeltaNote {
     /// Position in `changed` of the last delta's write; another write to the
     /// key after it in the same transaction makes the whole a plain put.
     pub at: usize,
+    /// Position in `changed` of the first delta's write; another write to
+    /// the key before it (a DEL, a SET) makes the whole a plain put too, or
+    /// the delta would replicate without what that write removed.
+    pub first: usize,
 }
 
 impl<'e> Txn<'e> {
@@ -182,8 +186,10 @@ impl<'e> Txn<'e> {
         if let Some(n) = self.deltas.iter_mut().rev().find(|n| n.key[..] == *key) {
             // Another delta in the same transaction right after the last
             // one: they travel together and keep the first base.
+            // (Or one more op of the same write, as LMOVE's remove and
+            // insert of one element.)
             let last_write = self.changed[..at].iter().rposition(|k| k[..] == *key);
-            if last_write == Some(n.at) {
+            if last_write == Some(n.at) || n.at == at {
                 n.ops.push(op);
                 n.at = at;
                 return;
@@ -193,6 +199,7 @@ impl<'e> Txn<'e> {
             key: blob(key),
             ops: vec![op],
             before,
+            first: at,
             at,
         });
     }
