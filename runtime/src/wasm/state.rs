@@ -7,8 +7,7 @@
 //! A call runs at one instant, as a Redis script or function does: its
 //! transactions judge expiry and compute TTL deadlines at the time the call
 //! started (moved on only after a host call that waited, such as a lock
-//! acquisition), so a key does not expire halfway through a call — and a
-//! host call does not pay for reading the clock.
+//! acquisition) — and a host call does not pay for reading the clock.
 
 use std::sync::Arc;
 
