@@ -14,7 +14,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use meridian::config::Config;
 use meridian::server::Shared;
-use meridian::wasm::Library;
+use meridian::wasm::{Library, Sandbox};
 
 fn api_check() -> Vec<u8> {
     let exe = std::env::current_exe().expect("bench exe");
@@ -31,9 +31,9 @@ fn api_check() -> Vec<u8> {
     })
 }
 
-async fn call(shared: &Arc<Shared>, lib: &Arc<Library>, n: &[u8]) {
-    let mut store = meridian::wasm::plugin::new_store(shared.clone(), lib.sandbox.clone(), false)
-        .expect("store");
+async fn call(shared: &Arc<Shared>, lib: &Arc<Library>, sandbox: &Arc<Sandbox>, n: &[u8]) {
+    let mut store =
+        meridian::wasm::plugin::new_store(shared.clone(), sandbox.clone(), false).expect("store");
     let plugin = lib
         .pre
         .instantiate_async(&mut store)
@@ -66,13 +66,19 @@ fn bench(c: &mut Criterion) {
         .load_library(wasm, &api_check(), false, None)
         .expect("load api-check");
     let lib = wasm.registry().library(&name).expect("library");
+    // The module's limits, but a deadline a loaded machine cannot hit: a
+    // call descheduled for 50 ms would otherwise be killed and end the run.
+    let sandbox = Arc::new(Sandbox {
+        deadline: std::time::Duration::from_secs(10),
+        ..(*lib.sandbox).clone()
+    });
 
     let mut g = c.benchmark_group("plugin");
     g.bench_function("instantiate_and_call", |b| {
-        b.iter(|| rt.block_on(call(&shared, &lib, b"0")))
+        b.iter(|| rt.block_on(call(&shared, &lib, &sandbox, b"0")))
     });
     g.bench_function("call_with_1000_gets", |b| {
-        b.iter(|| rt.block_on(call(&shared, &lib, b"1000")))
+        b.iter(|| rt.block_on(call(&shared, &lib, &sandbox, b"1000")))
     });
     g.finish();
     rt.block_on(server.shutdown());

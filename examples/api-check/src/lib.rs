@@ -26,6 +26,22 @@ fn ok<T>(what: &str, r: meridian_guest::Result<T>) -> Result<T, String> {
     r.map_err(|e| format!("{what}: {e}"))
 }
 
+/// Time stands still inside a call: 20 ms after setting a key to live one
+/// second, the same call still sees exactly one second left.
+fn check_call_instant() -> Result<(), String> {
+    let second = SetOptions {
+        ttl: Some(Duration::from_secs(1)),
+        ..SetOptions::default()
+    };
+    ok("set", cache::set_with("t:second", b"1", second))?;
+    std::thread::sleep(Duration::from_millis(20));
+    expect(
+        "ttl 20 ms later, same call",
+        ok("ttl", cache::ttl("t:second"))?,
+        Ttl::ExpiresIn(Duration::from_secs(1)),
+    )
+}
+
 fn check_cache() -> Result<(), String> {
     expect("get missing", ok("get", cache::get("c:a"))?, None)?;
     ok("set", cache::set("c:a", b"1"))?;
@@ -428,6 +444,7 @@ impl Plugin for ApiCheck {
         Function::write("check_pubsub"),
         Function::write("check_document"),
         Function::write("check_lock"),
+        Function::write("check_call_instant"),
         Function::write("publish"),
         Function::write("on_message"),
         Function::write("bench_get"),
@@ -444,6 +461,7 @@ impl Plugin for ApiCheck {
             "check_pubsub" => check_pubsub(),
             "check_document" => check_document(),
             "check_lock" => check_lock(),
+            "check_call_instant" => check_call_instant(),
             // One small write, then `n` reads of it: the host-call benchmark
             // compares n = 0 with n = 1000.
             "bench_get" => {

@@ -9,10 +9,15 @@
 //! - `escape`: writes a key of another namespace with an absolute key (must be
 //!   refused) and a plain key that looks like one (must stay in its own
 //!   namespace); answers what happened;
+//! - `remember`: reports what earlier calls left in its static memory (one
+//!   zero-initialised, one initialised from the data segment), then changes
+//!   both: every call must find them as the module's image has them, since
+//!   no state may pass from one call to the next;
 //! - `huge` (HTTP only): streams an endless body (the deadline must cut it);
 //! - `ok`: answers normally, to show the module still works afterwards.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use meridian_guest::cache;
 use meridian_guest::http::{Handler, Request, Response};
@@ -53,6 +58,17 @@ fn escape() -> String {
     format!("{absolute}; {relative}")
 }
 
+/// Zero in the image (`.bss`).
+static CALLS: AtomicU32 = AtomicU32::new(0);
+/// Seven in the image (a data segment).
+static MARK: AtomicU32 = AtomicU32::new(7);
+
+fn remember() -> String {
+    let calls = CALLS.fetch_add(1, Ordering::Relaxed);
+    let mark = MARK.swap(99, Ordering::Relaxed);
+    format!("calls before this one: {calls}; mark: {mark}")
+}
+
 struct Hostile;
 
 impl Plugin for Hostile {
@@ -63,6 +79,7 @@ impl Plugin for Hostile {
         Function::write("boom"),
         Function::write("nap"),
         Function::write("escape"),
+        Function::read_only("remember"),
         Function::read_only("ok"),
         Function::read_only("sneaky_write"),
     ];
@@ -77,6 +94,7 @@ impl Plugin for Hostile {
                 Ok(Reply::Ok)
             }
             "escape" => Ok(Reply::Text(escape())),
+            "remember" => Ok(Reply::Text(remember())),
             "ok" => Ok(Reply::Status("alive".into())),
             // Declared read-only, yet writes: FCALL_RO must refuse the write.
             "sneaky_write" => match cache::set("x", b"1") {
@@ -103,6 +121,7 @@ impl Handler for HostileEdge {
                 Response::text(200, "rested\n")
             }
             "/escape" => Response::text(200, escape()),
+            "/remember" => Response::text(200, remember()),
             // An endless body, streamed without allocating it: only the
             // deadline can end it.
             "/huge" => Response::new(200).stream(std::iter::repeat_with(|| vec![b'x'; 64 * 1024])),

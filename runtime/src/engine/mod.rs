@@ -218,6 +218,13 @@ impl Engine {
 
     /// A transaction over the shards of `keys`.
     pub fn txn<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Txn<'_> {
+        self.txn_at(keys, crate::clock::unix_ms())
+    }
+
+    /// [`Engine::txn`] judging expiry (and computing TTL deadlines) at
+    /// `now_ms` instead of reading the clock: for a caller whose whole run
+    /// happens at one instant, as a Redis script or function does.
+    pub fn txn_at<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>, now_ms: u64) -> Txn<'_> {
         let mut shards: smallvec::SmallVec<[usize; 4]> = keys
             .into_iter()
             .map(|k| self.keyspace.shard_of(hash_key(k)))
@@ -231,14 +238,26 @@ impl Engine {
                 .map(|i| (i, self.keyspace.lock(i)))
                 .collect(),
             false,
+            now_ms,
         )
     }
 
     /// A transaction over a single key (the hot path).
     #[inline]
     pub fn txn_one(&self, key: &[u8]) -> Txn<'_> {
+        self.txn_one_at(key, crate::clock::unix_ms())
+    }
+
+    /// [`Engine::txn_one`] at `now_ms` (see [`Engine::txn_at`]).
+    #[inline]
+    pub fn txn_one_at(&self, key: &[u8], now_ms: u64) -> Txn<'_> {
         let i = self.keyspace.shard_of(hash_key(key));
-        Txn::new(self, smallvec::smallvec![(i, self.keyspace.lock(i))], false)
+        Txn::new(
+            self,
+            smallvec::smallvec![(i, self.keyspace.lock(i))],
+            false,
+            now_ms,
+        )
     }
 
     /// A transaction holding every shard (MULTI/EXEC, scripts).
@@ -246,13 +265,18 @@ impl Engine {
         let guards = (0..self.keyspace.shard_count())
             .map(|i| (i, self.keyspace.lock(i)))
             .collect();
-        Txn::new(self, guards, true)
+        Txn::new(self, guards, true, crate::clock::unix_ms())
     }
 
     /// A transaction holding no shard: for commands that visit shards one by
     /// one (KEYS, SCAN, DBSIZE, FLUSHALL) and so never hold two at once.
     pub fn txn_none(&self) -> Txn<'_> {
-        Txn::new(self, smallvec::SmallVec::new(), false)
+        Txn::new(
+            self,
+            smallvec::SmallVec::new(),
+            false,
+            crate::clock::unix_ms(),
+        )
     }
 
     /// Refuses writes while a replicated region is catching up after a

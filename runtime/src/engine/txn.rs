@@ -6,7 +6,7 @@ use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
 use super::{Engine, EngineError, EngineResult};
-use crate::clock::{Stamp, unix_ms};
+use crate::clock::Stamp;
 use crate::keyspace::{Blob, Entry, EntryMut, Kind, Shard, Value, blob, hash_key};
 
 /// An open transaction. Dropping it releases its shards, then wakes clients
@@ -63,12 +63,13 @@ impl<'e> Txn<'e> {
         engine: &'e Engine,
         guards: SmallVec<[(usize, MutexGuard<'e, Shard>); 4]>,
         all: bool,
+        now_ms: u64,
     ) -> Txn<'e> {
         Txn {
             engine,
             guards,
             all,
-            now_ms: unix_ms(),
+            now_ms,
             stamp: None,
             touched: Vec::new(),
             ready: Vec::new(),

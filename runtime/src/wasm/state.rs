@@ -3,6 +3,11 @@
 //! [`Sandbox`], whether the call may write, the store's resource limits, and
 //! a WASI context that grants nothing: no preopened directories, no
 //! environment or arguments, no sockets or name lookups, no outgoing HTTP.
+//!
+//! A call runs at one instant, as a Redis script or function does: its
+//! transactions judge expiry and compute TTL deadlines at the time the call
+//! started (moved on only after a host call that waited, such as a lock
+//! acquisition) — and a host call does not pay for reading the clock.
 
 use std::sync::Arc;
 
@@ -13,7 +18,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use super::Sandbox;
 use super::bindings::GuestError;
-use crate::engine::Engine;
+use crate::engine::{Engine, Txn};
 use crate::server::Shared;
 
 /// Store data of one guest call.
@@ -21,6 +26,8 @@ pub struct GuestState {
     shared: Arc<Shared>,
     sandbox: Arc<Sandbox>,
     read_only: bool,
+    /// The instant (Unix ms) the call's transactions run at.
+    now_ms: u64,
     /// Memory, table and instance limits, enforced by wasmtime.
     pub limits: StoreLimits,
     wasi: WasiCtx,
@@ -49,6 +56,7 @@ impl GuestState {
             shared,
             sandbox,
             read_only,
+            now_ms: crate::clock::unix_ms(),
             limits,
             wasi,
             http: WasiHttpCtx::new(),
@@ -60,6 +68,21 @@ impl GuestState {
     /// The engine host calls go to.
     pub fn engine(&self) -> &Engine {
         &self.shared.engine
+    }
+
+    /// A transaction over `key`'s shard at the call's instant.
+    pub fn txn_one(&self, key: &[u8]) -> Txn<'_> {
+        self.shared.engine.txn_one_at(key, self.now_ms)
+    }
+
+    /// A transaction over the shards of `keys` at the call's instant.
+    pub fn txn<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> Txn<'_> {
+        self.shared.engine.txn_at(keys, self.now_ms)
+    }
+
+    /// Moves the call's instant to now, after a host call that waited.
+    pub fn catch_up_clock(&mut self) {
+        self.now_ms = crate::clock::unix_ms();
     }
 
     /// The server the guest runs against.

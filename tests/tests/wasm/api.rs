@@ -28,6 +28,7 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
         "check_pubsub",
         "check_document",
         "check_lock",
+        "check_call_instant",
     ] {
         let r: redis::RedisResult<String> = redis::cmd("FCALL").arg(f).arg(0).query(&mut c);
         assert_eq!(r.as_deref(), Ok("OK"), "{f}");
@@ -49,6 +50,9 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
     assert_eq!(d, "5");
     let none: Value = ok(&mut c, &["GET", "c:a"]);
     assert_eq!(none, Value::Nil);
+    // Outside the call, time moved on.
+    let left: i64 = ok(&mut c, &["PTTL", "api_check:t:second"]);
+    assert!(left > 0 && left < 1000, "pttl {left}");
     // Guest locks are LOCK.* locks under the namespace; the one the guest
     // forgot was released when its call ended.
     let v: String = ok(&mut c, &["GET", "api_check:l:res"]);

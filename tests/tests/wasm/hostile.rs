@@ -3,7 +3,9 @@
 //! limit, a trap fails only its own call, keys outside
 //! the namespace are refused, FCALL_RO refuses writes, a flood of response
 //! bytes is cut — and after each, the server and the same module keep
-//! serving. Failures are counted in /metrics.
+//! serving. Failures are counted in /metrics. No guest memory survives a
+//! call: the next one (which may reuse the same pooled slot) finds the
+//! module's initial image.
 
 use meridian::wasm::ModuleConfig;
 use meridian_tests::TestServer;
@@ -146,6 +148,30 @@ fn edge_guests_that_loop_bomb_trap_or_flood_get_errors_and_the_server_serves_on(
         "the loop, the nap and the flood"
     );
     assert!(failures("trap") >= 2.0);
+}
+
+#[test]
+fn every_call_starts_from_the_module_image_with_nothing_left_by_earlier_calls() {
+    const FRESH: &str = "calls before this one: 0; mark: 7";
+    let s = hostile_server();
+    let mut c = s.conn();
+    load_plugin(&mut c);
+    for _ in 0..3 {
+        let said: String = ok(&mut c, &["FCALL_RO", "remember", "0"]);
+        assert_eq!(said, FRESH);
+    }
+    // A trapped or killed instance leaves nothing behind either.
+    err(&mut c, &["FCALL", "boom", "0"]);
+    err(&mut c, &["FCALL", "bomb", "0"]);
+    let said: String = ok(&mut c, &["FCALL_RO", "remember", "0"]);
+    assert_eq!(said, FRESH);
+
+    let h = http(&s);
+    for _ in 0..3 {
+        assert_eq!(get(h, "/hostile/remember", &[]).text(), FRESH);
+    }
+    assert_eq!(get(h, "/hostile/boom", &[]).status, 500);
+    assert_eq!(get(h, "/hostile/remember", &[]).text(), FRESH);
 }
 
 #[test]

@@ -36,7 +36,7 @@ fn expiry(now_ms: u64, ttl_ms: Option<u64>, keep: bool) -> HostResult<Expiry> {
 impl Host for GuestState {
     fn get(&mut self, key: String) -> HostResult<Option<Vec<u8>>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.get(&k).map_err(guest_error)?.map(<[u8]>::to_vec))
     }
 
@@ -44,7 +44,7 @@ impl Host for GuestState {
         let k = self.key(&key)?;
         self.check_value(&value)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let opts = EngineSetOptions {
             condition: match options.condition {
                 Condition::Always => SetCondition::Always,
@@ -62,7 +62,7 @@ impl Host for GuestState {
             .iter()
             .map(|k| self.key(k))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut t = self.engine().txn(ks.iter().map(Vec::as_slice));
+        let mut t = self.txn(ks.iter().map(Vec::as_slice));
         ks.iter()
             .map(|k| Ok(t.get(k).map_err(guest_error)?.map(<[u8]>::to_vec)))
             .collect()
@@ -77,7 +77,7 @@ impl Host for GuestState {
             self.check_value(v)?;
         }
         self.writable()?;
-        let mut t = self.engine().txn(ks.iter().map(Vec::as_slice));
+        let mut t = self.txn(ks.iter().map(Vec::as_slice));
         let opts = EngineSetOptions {
             expiry: expiry(t.now_ms(), ttl_ms, false)?,
             ..EngineSetOptions::default()
@@ -91,20 +91,20 @@ impl Host for GuestState {
     fn delete(&mut self, key: String) -> HostResult<bool> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.delete(&k).map_err(guest_error)
     }
 
     fn exists(&mut self, key: String) -> HostResult<bool> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.exists(&k).map_err(guest_error)
     }
 
     fn expire(&mut self, key: String, ttl_ms: u64) -> HostResult<bool> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let at = deadline(t.now_ms(), ttl_ms)?;
         t.expire_at(&k, at, ExpireCondition::Always)
             .map_err(guest_error)
@@ -112,7 +112,7 @@ impl Host for GuestState {
 
     fn ttl(&mut self, key: String) -> HostResult<TimeToLive> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let now = t.now_ms();
         Ok(match t.ttl(&k).map_err(guest_error)? {
             TtlState::Missing => TimeToLive::Missing,
@@ -124,7 +124,7 @@ impl Host for GuestState {
     fn persist(&mut self, key: String) -> HostResult<bool> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.persist(&k).map_err(guest_error)
     }
 
@@ -172,7 +172,7 @@ impl Host for GuestState {
         let k = self.key(&key)?;
         self.check_value(&new)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let current = t.get(&k).map_err(guest_error)?;
         if current != expected.as_deref() {
             return Ok(false);
@@ -192,14 +192,14 @@ impl Host for GuestState {
         ttl_ms: Option<u64>,
     ) -> HostResult<Option<Vec<u8>>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         if let Some(v) = t.get(&k).map_err(guest_error)? {
             return Ok(Some(v.to_vec()));
         }
         drop(t);
         self.check_value(&value)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let opts = EngineSetOptions {
             condition: SetCondition::IfAbsent,
             expiry: expiry(t.now_ms(), ttl_ms, false)?,

@@ -18,7 +18,7 @@ use crate::engine::zsets::{ZAddOptions, ZRange, ZRangeSpec};
 impl hash::Host for GuestState {
     fn get(&mut self, key: String, field: String) -> HostResult<Option<Vec<u8>>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.hget(&k, field.as_bytes())
             .map_err(guest_error)?
             .map(<[u8]>::to_vec))
@@ -27,7 +27,7 @@ impl hash::Host for GuestState {
     fn set(&mut self, key: String, fields: Vec<(String, Vec<u8>)>) -> HostResult<u32> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let n = t
             .hset(&k, fields.iter().map(|(f, v)| (f.as_bytes(), v.as_slice())))
             .map_err(guest_error)?;
@@ -37,7 +37,7 @@ impl hash::Host for GuestState {
     fn delete(&mut self, key: String, fields: Vec<String>) -> HostResult<u32> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let n = t
             .hdel(&k, fields.iter().map(String::as_bytes))
             .map_err(guest_error)?;
@@ -46,7 +46,7 @@ impl hash::Host for GuestState {
 
     fn get_all(&mut self, key: String) -> HostResult<Vec<(String, Vec<u8>)>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(match t.hash(&k).map_err(guest_error)? {
             None => Vec::new(),
             Some(h) => h
@@ -64,13 +64,13 @@ impl hash::Host for GuestState {
     fn incr(&mut self, key: String, field: String, delta: i64) -> HostResult<i64> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.hincrby(&k, field.as_bytes(), delta).map_err(guest_error)
     }
 
     fn len(&mut self, key: String) -> HostResult<u32> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(count(t.hlen(&k).map_err(guest_error)?))
     }
 }
@@ -79,7 +79,7 @@ impl set::Host for GuestState {
     fn add(&mut self, key: String, members: Vec<Vec<u8>>) -> HostResult<u32> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let n = t
             .sadd(&k, members.iter().map(Vec::as_slice))
             .map_err(guest_error)?;
@@ -89,7 +89,7 @@ impl set::Host for GuestState {
     fn remove(&mut self, key: String, members: Vec<Vec<u8>>) -> HostResult<u32> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let n = t
             .srem(&k, members.iter().map(Vec::as_slice))
             .map_err(guest_error)?;
@@ -98,13 +98,13 @@ impl set::Host for GuestState {
 
     fn contains(&mut self, key: String, member: Vec<u8>) -> HostResult<bool> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.sismember(&k, &member).map_err(guest_error)
     }
 
     fn members(&mut self, key: String) -> HostResult<Vec<Vec<u8>>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(match t.set_members(&k).map_err(guest_error)? {
             None => Vec::new(),
             Some(s) => s.iter().map(|m| m.to_vec()).collect(),
@@ -113,7 +113,7 @@ impl set::Host for GuestState {
 
     fn len(&mut self, key: String) -> HostResult<u32> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(count(t.scard(&k).map_err(guest_error)?))
     }
 }
@@ -126,7 +126,7 @@ impl sorted_set::Host for GuestState {
             .iter()
             .map(|m| (m.score, m.member.as_slice()))
             .collect();
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let counts = t
             .zadd(&k, &ZAddOptions::default(), &pairs)
             .map_err(guest_error)?;
@@ -136,14 +136,14 @@ impl sorted_set::Host for GuestState {
     fn incr(&mut self, key: String, member: Vec<u8>, delta: f64) -> HostResult<f64> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.zincrby(&k, delta, &member).map_err(guest_error)
     }
 
     fn remove(&mut self, key: String, members: Vec<Vec<u8>>) -> HostResult<u32> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let n = t
             .zrem(&k, members.iter().map(Vec::as_slice))
             .map_err(guest_error)?;
@@ -152,13 +152,13 @@ impl sorted_set::Host for GuestState {
 
     fn score(&mut self, key: String, member: Vec<u8>) -> HostResult<Option<f64>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.zscore(&k, &member).map_err(guest_error)
     }
 
     fn rank(&mut self, key: String, member: Vec<u8>, descending: bool) -> HostResult<Option<u64>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.zrank(&k, &member, descending)
             .map_err(guest_error)?
             .map(|(r, _)| r as u64))
@@ -172,7 +172,7 @@ impl sorted_set::Host for GuestState {
         descending: bool,
     ) -> HostResult<Vec<Scored>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let spec = ZRangeSpec {
             range: ZRange::Rank { start, stop },
             rev: descending,
@@ -190,7 +190,7 @@ impl sorted_set::Host for GuestState {
 
     fn len(&mut self, key: String) -> HostResult<u32> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(count(t.zcard(&k).map_err(guest_error)?))
     }
 }
@@ -206,7 +206,7 @@ impl list::Host for GuestState {
     fn push(&mut self, key: String, at: End, values: Vec<Vec<u8>>) -> HostResult<u32> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let n = t
             .list_push(&k, end(at), values.iter().map(Vec::as_slice), false)
             .map_err(guest_error)?;
@@ -216,7 +216,7 @@ impl list::Host for GuestState {
     fn pop(&mut self, key: String, at: End, n: u32) -> HostResult<Vec<Vec<u8>>> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.list_pop(&k, end(at), n as usize)
             .map_err(guest_error)?
             .unwrap_or_default()
@@ -227,7 +227,7 @@ impl list::Host for GuestState {
 
     fn range(&mut self, key: String, start: i64, stop: i64) -> HostResult<Vec<Vec<u8>>> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.lrange(&k, start, stop)
             .map_err(guest_error)?
             .map(<[u8]>::to_vec)
@@ -237,13 +237,13 @@ impl list::Host for GuestState {
     fn trim(&mut self, key: String, start: i64, stop: i64) -> HostResult<()> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.ltrim(&k, start, stop).map_err(guest_error)
     }
 
     fn len(&mut self, key: String) -> HostResult<u32> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(count(t.llen(&k).map_err(guest_error)?))
     }
 }

@@ -12,7 +12,7 @@ impl Host for GuestState {
     fn incr(&mut self, key: String, delta: i64) -> HostResult<i64> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.incr_by(&k, delta).map_err(guest_error)
     }
 
@@ -25,7 +25,7 @@ impl Host for GuestState {
 
     fn get(&mut self, key: String) -> HostResult<i64> {
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         match t.get(&k).map_err(guest_error)? {
             None => Ok(0),
             Some(v) => parse_i64(v).ok_or_else(|| guest_error(EngineError::NotInteger)),
@@ -35,7 +35,7 @@ impl Host for GuestState {
     fn incr_float(&mut self, key: String, delta: f64) -> HostResult<f64> {
         let k = self.key(&key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         let v = t.incr_by_float(&k, delta).map_err(guest_error)?;
         parse_f64(&v).ok_or_else(|| guest_error(EngineError::NotFloat))
     }

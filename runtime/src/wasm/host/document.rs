@@ -20,7 +20,7 @@ impl GuestState {
     fn doc_edit(&self, key: &str, edit: Edit) -> HostResult<EditOutcome> {
         let k = self.key(key)?;
         self.writable()?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.doc_edit(&k, &edit).map_err(guest_error)
     }
 }
@@ -35,7 +35,7 @@ impl Host for GuestState {
     fn get(&mut self, key: String, path_text: String) -> HostResult<Option<String>> {
         let p = path(&path_text)?;
         let k = self.key(&key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         t.doc_get(&k, &p).map_err(guest_error)
     }
 

@@ -83,7 +83,7 @@ impl store::Host for GuestState {
 impl store::HostBucket for GuestState {
     fn get(&mut self, bucket: Resource<Bucket>, key: String) -> KvResult<Option<Vec<u8>>> {
         let k = self.bucket_key(&bucket, &key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.get(&k).map(|v| v.map(<[u8]>::to_vec)).map_err(kv_error))
     }
 
@@ -92,7 +92,7 @@ impl store::HostBucket for GuestState {
         if let Err(e) = self.kv_writable() {
             return Ok(Err(e));
         }
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.set(&k, &value, &SetOptions::default())
             .map(|_| ())
             .map_err(kv_error))
@@ -103,13 +103,13 @@ impl store::HostBucket for GuestState {
         if let Err(e) = self.kv_writable() {
             return Ok(Err(e));
         }
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.delete(&k).map(|_| ()).map_err(kv_error))
     }
 
     fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> KvResult<bool> {
         let k = self.bucket_key(&bucket, &key)?;
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.exists(&k).map_err(kv_error))
     }
 
@@ -164,7 +164,7 @@ impl atomics::Host for GuestState {
         let Ok(delta) = i64::try_from(delta) else {
             return Ok(Err(kv_error(EngineError::Overflow)));
         };
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.incr_by(&k, delta)
             .map_err(kv_error)
             .and_then(|v| u64::try_from(v).map_err(|_| kv_error(EngineError::NotInteger))))
@@ -181,7 +181,7 @@ impl batch::Host for GuestState {
             .iter()
             .map(|k| self.bucket_key(&bucket, k))
             .collect::<wasmtime::Result<Vec<_>>>()?;
-        let mut t = self.engine().txn(ks.iter().map(Vec::as_slice));
+        let mut t = self.txn(ks.iter().map(Vec::as_slice));
         let mut out = Vec::with_capacity(ks.len());
         for (k, name) in ks.iter().zip(keys) {
             match t.get(k) {
@@ -204,7 +204,7 @@ impl batch::Host for GuestState {
         if let Err(e) = self.kv_writable() {
             return Ok(Err(e));
         }
-        let mut t = self.engine().txn(ks.iter().map(Vec::as_slice));
+        let mut t = self.txn(ks.iter().map(Vec::as_slice));
         for (k, (_, v)) in ks.iter().zip(&key_values) {
             if let Err(e) = t.set(k, v, &SetOptions::default()) {
                 return Ok(Err(kv_error(e)));
@@ -221,7 +221,7 @@ impl batch::Host for GuestState {
         if let Err(e) = self.kv_writable() {
             return Ok(Err(e));
         }
-        let mut t = self.engine().txn(ks.iter().map(Vec::as_slice));
+        let mut t = self.txn(ks.iter().map(Vec::as_slice));
         for k in &ks {
             if let Err(e) = t.delete(k) {
                 return Ok(Err(kv_error(e)));

@@ -105,6 +105,7 @@ impl Host for GuestState {
                 .acquire(scope, &name, Duration::from_millis(ttl_ms), wait),
         )
         .await;
+        self.catch_up_clock();
         let grant = match acquired {
             Err(_) => return Ok(Err(GuestError::Timeout)),
             Ok(Err(e)) => return Ok(Err(lock_error(e))),
@@ -143,7 +144,7 @@ impl Host for GuestState {
         if let Err(stale) = self.engine().locks().admit_fenced(&lock, token) {
             return Ok(Err(GuestError::Other(stale.to_string())));
         }
-        let mut t = self.engine().txn_one(&k);
+        let mut t = self.txn_one(&k);
         Ok(t.set(&k, &value, &Default::default())
             .map(|_| ())
             .map_err(super::super::sandbox::guest_error))
@@ -177,6 +178,7 @@ impl HostLease for GuestState {
             .locks()
             .renew(scope, &name, token, Duration::from_millis(ttl_ms))
             .await;
+        self.catch_up_clock();
         match renewed {
             Err(e) => Ok(Err(lock_error(e))),
             Ok(None) => Ok(Ok(false)),
@@ -196,7 +198,9 @@ impl HostLease for GuestState {
             l.released = true;
             (l.shared.clone(), l.scope, l.name.clone(), l.token)
         };
-        Ok(shared.engine.locks().release(scope, &name, token).await)
+        let released = shared.engine.locks().release(scope, &name, token).await;
+        self.catch_up_clock();
+        Ok(released)
     }
 
     async fn drop(&mut self, lease: Resource<LeaseHandle>) -> wasmtime::Result<()> {
