@@ -54,7 +54,9 @@ pub fn try_request(
     req.push_str("\r\n");
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
-    s.write_all(&bytes).ok()?;
+    // A server may answer before reading the whole body (an early 401 or
+    // 413) and stop reading: its answer is still there to read.
+    let _ = s.write_all(&bytes);
     let mut raw = Vec::new();
     // A connection cut mid-body still leaves the head readable.
     let _ = s.read_to_end(&mut raw);

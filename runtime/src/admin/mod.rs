@@ -77,6 +77,30 @@ pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// Reads and drops what is left of a request body the answer does not need
+/// (an early 401, 400 or 413), up to `max-module-size` plus 1 MiB and for at
+/// most 10 s. Closing a connection with request bytes still unread makes the
+/// kernel reset it, and the reset can destroy the answer before the client
+/// reads it; a client sending more than the cap, or stalling, gets that
+/// reset anyway.
+pub async fn discard_body(shared: &Shared, body: Incoming) {
+    use http_body_util::BodyExt as _;
+    let cap = shared.config.max_module_size.saturating_add(1 << 20);
+    let drain = async move {
+        let mut body = body;
+        let mut read = 0u64;
+        while read <= cap {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), drain).await;
+}
+
 /// True if `req` carries the admin bearer token (or none is configured).
 pub fn authorized(shared: &Shared, req: &Request<Incoming>) -> bool {
     let Some(token) = &shared.config.admin_token else {
@@ -108,6 +132,7 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> AdminResponse
         _ => {}
     }
     if !authorized(&shared, &req) {
+        discard_body(&shared, req.into_body()).await;
         let mut r = text(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token\n".into(),

@@ -88,13 +88,37 @@ fn method_not_allowed(allowed: &str) -> AdminResponse {
 
 /// Serves one request under [`PREFIX`] (already authenticated).
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> AdminResponse {
+    if req.method() != Method::PUT {
+        // Only a deploy reads its body; read whatever came anyway (see
+        // `discard_body`).
+        let (parts, body) = req.into_parts();
+        super::discard_body(&shared, body).await;
+        return handle_bodyless(shared, &parts.method, parts.uri.path()).await;
+    }
     let path = req.uri().path().to_string();
     let Some(name) = path
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_prefix('/'))
         .filter(|n| !n.is_empty())
     else {
-        return match *req.method() {
+        super::discard_body(&shared, req.into_body()).await;
+        return method_not_allowed("GET");
+    };
+    if !valid_module_name(name) {
+        super::discard_body(&shared, req.into_body()).await;
+        return load_error(&LoadError::BadModuleName);
+    }
+    put(shared, name.to_string(), req).await
+}
+
+/// Every module request but a deploy.
+async fn handle_bodyless(shared: Arc<Shared>, method: &Method, path: &str) -> AdminResponse {
+    let Some(name) = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|n| !n.is_empty())
+    else {
+        return match *method {
             Method::GET => json_response(StatusCode::OK, &Value::Array(list(&shared))),
             _ => method_not_allowed("GET"),
         };
@@ -103,12 +127,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> AdminRespons
         return load_error(&LoadError::BadModuleName);
     }
     let name = name.to_string();
-    match *req.method() {
+    match *method {
         Method::GET => match find(&shared, &name) {
             Some(m) => json_response(StatusCode::OK, &m),
             None => load_error(&LoadError::ModuleNotFound),
         },
-        Method::PUT => put(shared, name, req).await,
         Method::DELETE => {
             let s = shared.clone();
             let n = name.clone();
@@ -153,7 +176,10 @@ fn deploy_options(query: Option<&str>) -> Result<(Option<ModuleKind>, Option<Str
 async fn put(shared: Arc<Shared>, name: String, req: Request<Incoming>) -> AdminResponse {
     let (kind, route) = match deploy_options(req.uri().query()) {
         Ok(o) => o,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_parameter", e),
+        Err(e) => {
+            super::discard_body(&shared, req.into_body()).await;
+            return error(StatusCode::BAD_REQUEST, "bad_parameter", e);
+        }
     };
     let limit = usize::try_from(shared.config.max_module_size).unwrap_or(usize::MAX);
     let too_large = |len: Option<usize>| {
@@ -170,6 +196,9 @@ async fn put(shared: Arc<Shared>, name: String, req: Request<Incoming>) -> Admin
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
+        // Read up to the cap so the answer reaches the client; a body far
+        // beyond it gets a reset, as `discard_body` says.
+        super::discard_body(&shared, req.into_body()).await;
         return too_large(declared);
     }
     let code = match Limited::new(req.into_body(), limit).collect().await {
