@@ -448,11 +448,13 @@ fn certs_issue_working_replication_material_and_check_validates_configs() {
     assert!(text.contains("nowhere.pem"), "{text}");
 
     let (eu_child, eu_port) = start(&["serve", "--config", eu.to_str().expect("p")]);
+    let mut leftovers = KillOnDrop(vec![eu_child.id()]);
     // Alone, a fresh region cannot know whether it lost acknowledged data:
     // it is alive but not ready (so Kubernetes sends it no traffic).
     assert!(admin_status(eu_repl + 1, "/healthz").contains("200"));
     assert!(admin_status(eu_repl + 1, "/readyz").contains("503"));
     let (us_child, us_port) = start(&["serve", "--config", us.to_str().expect("p")]);
+    leftovers.0.push(us_child.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !admin_status(eu_repl + 1, "/readyz").contains("200") {
         assert!(
@@ -487,9 +489,22 @@ fn certs_issue_working_replication_material_and_check_validates_configs() {
         Some("from eu"),
         "no replication over the issued certificates"
     );
+    leftovers.0.clear();
     assert!(terminate(eu_child).success());
     assert!(terminate(us_child).success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Kills the listed processes when a test fails half-way, so a failed run
+/// leaves no server behind.
+struct KillOnDrop(Vec<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
 }
 
 #[test]
