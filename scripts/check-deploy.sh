@@ -14,12 +14,12 @@ MERIDIAN=${MERIDIAN:-target/debug/meridian}
 K8S_VERSION=1.33.0
 MANIFESTS=(examples/kubernetes/*.yaml)
 
-if ! command -v kubernetes-validate >/dev/null 2>&1; then
+if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
   echo "installing kubernetes-validate (Kubernetes API schemas) for the manifest check"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'kubernetes-validate==1.37.0'
 fi
 echo "validating ${#MANIFESTS[@]} manifest files against Kubernetes $K8S_VERSION"
-kubernetes-validate --strict --quiet --no-warn -k "$K8S_VERSION" "${MANIFESTS[@]}"
+python3 -m kubernetes_validate --strict --quiet --no-warn -k "$K8S_VERSION" "${MANIFESTS[@]}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
