@@ -15,6 +15,32 @@ use meridian_tests::call::{err, ok};
 use meridian_tests::{ShardedRegion, TestServer};
 use redis::Value;
 
+/// Keys held by all of `region`'s nodes together.
+fn total_keys(region: &ShardedRegion) -> usize {
+    region
+        .nodes
+        .iter()
+        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
+        .sum()
+}
+
+/// Runs a client library's script (under `tests/`) against the node on
+/// `port`; it exits non-zero with the failed check on stderr.
+fn run_client_script(program: &str, script: &str, port: u16) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+    let out = Command::new(program)
+        .arg(&path)
+        .arg(port.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): scripts/test.sh installs it"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// Which node owns `key` (nodes own equal contiguous thirds).
 fn owner_of(key: &str, nodes: usize) -> usize {
     key_slot(key.as_bytes()) as usize * nodes / 16384
@@ -244,23 +270,12 @@ fn redis_cli_follows_redirects() {
 #[test]
 fn redis_py_cluster_client_routes_by_itself() {
     let region = ShardedRegion::start(3);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/redis_py_cluster.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(region.nodes[1].port().to_string())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): scripts/test.sh installs it"));
-    assert!(
-        out.status.success(),
-        "redis-py RedisCluster flows failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
+    run_client_script(
+        "python3",
+        "python/redis_py_cluster.py",
+        region.nodes[1].port(),
     );
-    let total: usize = region
-        .nodes
-        .iter()
-        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
-        .sum();
+    let total = total_keys(&region);
     assert_eq!(total, 302, "200 strings, 100 hashes and a tagged pair");
 }
 
@@ -526,11 +541,7 @@ fn redis_cli_cluster_reshard_moves_slots_without_losing_keys() {
             && !check.contains("[WARNING]"),
         "{check}"
     );
-    let total: usize = region
-        .nodes
-        .iter()
-        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
-        .sum();
+    let total = total_keys(&region);
     assert_eq!(total, 1000);
     for i in (0..1000).step_by(3) {
         let v: i64 = redis::cmd("GET")
@@ -722,37 +733,20 @@ fn regions_replicate_shard_to_shard() {
         .query(&mut ceu)
         .expect("get");
     assert_eq!(visits, 200, "increments from both regions all count");
-    let keys: usize = eu
-        .nodes
-        .iter()
-        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
-        .sum();
+    let keys = total_keys(&eu);
     assert_eq!(keys, 205);
 }
 
 #[test]
 fn ioredis_cluster_client_routes_by_itself() {
     let region = ShardedRegion::start(3);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
     assert!(
-        dir.join("node_modules/ioredis").is_dir(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("node/node_modules/ioredis")
+            .is_dir(),
         "ioredis is not installed: npm ci --prefix tests/node (scripts/test.sh does)"
     );
-    let out = Command::new("node")
-        .arg(dir.join("ioredis_cluster.js"))
-        .arg(region.nodes[0].port().to_string())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node ({e}): scripts/test.sh installs it"));
-    assert!(
-        out.status.success(),
-        "ioredis Cluster flows failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let total: usize = region
-        .nodes
-        .iter()
-        .map(|n| ok::<usize>(&mut n.conn(), &["DBSIZE"]))
-        .sum();
+    run_client_script("node", "node/ioredis_cluster.js", region.nodes[0].port());
+    let total = total_keys(&region);
     assert_eq!(total, 202, "150 items, a tagged pair, 50 feed entries");
 }
