@@ -85,6 +85,14 @@ impl Reply {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// An array of status lines: what every `… HELP` subcommand answers.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l);
+        }
+    }
+
     /// `+OK`.
     pub fn ok(&mut self) {
         self.out.extend_from_slice(b"+OK\r\n");

@@ -145,10 +145,7 @@ fn cluster(ctx: &mut Ctx, req: &Request) -> R {
             "SLOTS",
             "    Return information about slots range mappings.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(&lines);
         return Ok(Flow::Done);
     }
     let cluster = cluster_of(ctx)?;

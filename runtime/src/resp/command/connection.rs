@@ -282,10 +282,7 @@ fn client(ctx: &mut Ctx, req: &Request) -> R {
             "SETINFO <LIB-NAME|LIB-VER> <value>",
             "    Set client library name or version.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(&lines);
     } else {
         return Err(CmdError::msg(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",

@@ -49,10 +49,7 @@ fn debug(ctx: &mut Ctx, req: &Request) -> R {
             ctx.out.simple(&d.to_string());
         }
     } else if is(sub, "help") && n == 2 {
-        ctx.out.array(DEBUG_HELP.len());
-        for l in DEBUG_HELP {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(DEBUG_HELP);
     } else {
         // Redis's DEBUG has no subcommand table, so a known subcommand with
         // the wrong arity gets this same line.

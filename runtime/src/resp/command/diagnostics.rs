@@ -37,13 +37,6 @@ const LATENCY_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn help(ctx: &mut Ctx, lines: &[&str]) {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-}
-
 fn unknown(cmd: &str, sub: &[u8]) -> CmdError {
     CmdError::msg(format!(
         "ERR unknown subcommand '{}'. Try {cmd} HELP.",
@@ -63,7 +56,7 @@ fn slowlog(ctx: &mut Ctx, req: &Request) -> R {
     let n = req.len();
     let log = &ctx.session.shared().stats.slowlog;
     if is(sub, "help") && n == 2 {
-        help(ctx, SLOWLOG_HELP);
+        ctx.out.help(SLOWLOG_HELP);
     } else if is(sub, "len") && n == 2 {
         ctx.out.int(log.len() as i64);
     } else if is(sub, "reset") && n == 2 {
@@ -110,7 +103,7 @@ fn latency(ctx: &mut Ctx, req: &Request) -> R {
     let n = req.len();
     let mon = &ctx.session.shared().stats.latency;
     if is(sub, "help") && n == 2 {
-        help(ctx, LATENCY_HELP);
+        ctx.out.help(LATENCY_HELP);
     } else if is(sub, "latest") && n == 2 {
         let events = mon.events();
         ctx.out.array(events.len());

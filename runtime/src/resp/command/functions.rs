@@ -143,10 +143,7 @@ fn function(ctx: &mut Ctx, req: &Request) -> R {
             }
         }
     } else if is(sub, "help") && n == 2 {
-        ctx.out.array(FUNCTION_HELP.len());
-        for l in FUNCTION_HELP {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(FUNCTION_HELP);
     } else {
         return Err(unknown_subcommand(sub));
     }

@@ -53,13 +53,6 @@ fn unknown_sub(cmd: &str, sub: &[u8]) -> CmdError {
     ))
 }
 
-fn help(ctx: &mut Ctx, lines: &[&str]) {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-}
-
 fn object(ctx: &mut Ctx, req: &Request) -> R {
     let sub = req.arg(1);
     let keyed = ["encoding", "freq", "idletime", "refcount"]
@@ -69,7 +62,7 @@ fn object(ctx: &mut Ctx, req: &Request) -> R {
         if req.len() != 2 {
             return Err(sub_arity("object", sub));
         }
-        help(ctx, OBJECT_HELP);
+        ctx.out.help(OBJECT_HELP);
         return Ok(Flow::Done);
     }
     let Some(which) = keyed else {
@@ -105,7 +98,7 @@ fn object(ctx: &mut Ctx, req: &Request) -> R {
 fn memory(ctx: &mut Ctx, req: &Request) -> R {
     let sub = req.arg(1);
     if is(sub, "help") && req.len() == 2 {
-        help(ctx, MEMORY_HELP);
+        ctx.out.help(MEMORY_HELP);
         return Ok(Flow::Done);
     }
     if !is(sub, "usage") {

@@ -210,10 +210,7 @@ fn pubsub(ctx: &mut Ctx, req: &Request) -> R {
         if n != 2 {
             return Err(fixed_arity("help"));
         }
-        out.array(PUBSUB_HELP.len());
-        for l in PUBSUB_HELP {
-            out.simple(l);
-        }
+        out.help(PUBSUB_HELP);
     } else {
         let name = String::from_utf8_lossy(sub);
         return Err(CmdError::msg(

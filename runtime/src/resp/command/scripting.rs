@@ -151,10 +151,7 @@ fn script(ctx: &mut Ctx, req: &Request) -> R {
         if n != 2 {
             return Err(sub_arity(sub));
         }
-        ctx.out.array(SCRIPT_HELP.len());
-        for line in SCRIPT_HELP {
-            ctx.out.simple(line);
-        }
+        ctx.out.help(SCRIPT_HELP);
     } else if is(sub, "debug") {
         return Err(CmdError::msg(
             "ERR SCRIPT DEBUG is not supported: Meridian has no Lua debugger",

@@ -354,10 +354,7 @@ fn acl_cmd(ctx: &mut Ctx, req: &Request) -> R {
         result.map_err(acl_error)?;
         ctx.out.ok();
     } else if is(sub, "help") && n == 2 {
-        ctx.out.array(ACL_HELP.len());
-        for l in ACL_HELP {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(ACL_HELP);
     } else {
         return Err(CmdError::msg(format!(
             "ERR unknown subcommand '{sub_name}'. Try ACL HELP."

@@ -597,13 +597,6 @@ const COMMAND_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn write_help(out: &mut Reply, lines: &[&str]) {
-    out.array(lines.len());
-    for l in lines {
-        out.simple(l);
-    }
-}
-
 /// COMMAND GETKEYS / GETKEYSANDFLAGS: the keys of the command in `req[2..]`,
 /// with Redis's checks in Redis's order.
 fn command_getkeys(ctx: &mut Ctx, req: &Request, with_flags: bool) -> R {
@@ -734,7 +727,7 @@ fn command(ctx: &mut Ctx, req: &Request) -> R {
     } else if is(sub, "getkeysandflags") {
         return command_getkeys(ctx, req, true);
     } else if is(sub, "help") && req.len() == 2 {
-        write_help(ctx.out, COMMAND_HELP);
+        ctx.out.help(COMMAND_HELP);
     } else {
         return Err(unknown_sub(req, "COMMAND"));
     }
@@ -1170,7 +1163,7 @@ fn config(ctx: &mut Ctx, req: &Request) -> R {
             "ERR The server is running without a config file",
         ))
     } else if is(sub, "help") && n == 2 {
-        write_help(ctx.out, CONFIG_HELP);
+        ctx.out.help(CONFIG_HELP);
         Ok(Flow::Done)
     } else {
         Err(unknown_sub(req, "CONFIG"))
