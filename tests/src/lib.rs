@@ -38,6 +38,15 @@ pub use process::{ServerProcess, TempDir, meridian_bin};
 pub use proxy::{Mode, Proxy};
 pub use sharded::ShardedRegion;
 
+/// A loopback port nobody listens on right now (someone may take it before
+/// the caller binds it: callers that must know ports in advance retry).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 /// A server running in this process on a free loopback port.
 pub struct TestServer {
     addr: SocketAddr,

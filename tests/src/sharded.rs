@@ -2,12 +2,10 @@
 //! each a [`TestServer`] owning an even share of the hash slots, all given
 //! the same `[cluster]` table.
 
-use std::net::TcpListener;
-
 use meridian::cluster::SLOTS;
 use meridian::config::{ClusterConfig, ClusterNodeConfig, Config};
 
-use crate::TestServer;
+use crate::{TestServer, free_port};
 
 /// Nodes of one sharded region; dropping it stops them.
 pub struct ShardedRegion {
@@ -79,11 +77,4 @@ impl ShardedRegion {
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|s| s.url()).collect()
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }

@@ -4,26 +4,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary built next to this test (`scripts/test.sh` builds it first).
-fn meridian() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("meridian");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p meridian` first (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
+use meridian_tests::{free_port, meridian_bin};
 
 /// Starts the binary and waits for the line that names its port.
 fn start(args: &[&str]) -> (Child, u16) {
-    let mut child = Command::new(meridian())
+    let mut child = Command::new(meridian_bin())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -130,7 +118,7 @@ fn serve_refuses_a_bad_config_with_a_clear_message() {
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("bad.toml");
     std::fs::write(&file, "port = 0\nmaxmemroy = 5\n").expect("write");
-    let out = Command::new(meridian())
+    let out = Command::new(meridian_bin())
         .args(["serve", "--config", file.to_str().expect("path")])
         .output()
         .expect("run");
@@ -145,7 +133,7 @@ fn serve_refuses_a_bad_config_with_a_clear_message() {
 /// Runs the binary expecting it to exit on its own within 20 s; returns its
 /// exit code and everything it printed.
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut child = Command::new(meridian())
+    let mut child = Command::new(meridian_bin())
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
@@ -205,7 +193,7 @@ fn dev_is_loopback_only_and_says_auth_is_relaxed() {
     assert_eq!(code, Some(2));
     assert!(text.contains("dev mode binds loopback only"), "{text}");
 
-    let mut child = Command::new(meridian())
+    let mut child = Command::new(meridian_bin())
         .args(["dev", "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -231,7 +219,7 @@ fn dev_is_loopback_only_and_says_auth_is_relaxed() {
 
 #[test]
 fn serve_takes_the_password_from_the_environment() {
-    let mut child = Command::new(meridian())
+    let mut child = Command::new(meridian_bin())
         .args(["serve", "--port", "0"])
         .env("MERIDIAN_REQUIREPASS", "from-env")
         .stdout(Stdio::piped())
@@ -271,7 +259,7 @@ fn serve_takes_the_password_from_the_environment() {
 fn sighup_reloads_the_tls_certificate() {
     let certs = meridian_tests::TestCerts::generate();
     let path = |n: &str| certs.path(n).display().to_string();
-    let mut child = Command::new(meridian())
+    let mut child = Command::new(meridian_bin())
         .args(["serve", "--port", "0", "--tls-port", "0"])
         .args(["--tls-cert-file", &path("server.pem")])
         .args(["--tls-key-file", &path("server.key")])
@@ -321,14 +309,6 @@ fn sighup_reloads_the_tls_certificate() {
     }
     let status = terminate(child);
     assert!(status.success(), "{status:?}");
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 /// A port `p` such that `p` and `p + 1` are both free right now.
@@ -509,7 +489,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn dev_serves_the_web_console_for_every_region() {
-    let mut child = Command::new(meridian())
+    let mut child = Command::new(meridian_bin())
         .args(["dev", "--regions", "3", "--port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

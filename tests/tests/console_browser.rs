@@ -9,7 +9,7 @@
 //! them. Needs Debian's `chromium` and `chromium-driver` (scripts/test.sh
 //! installs them); without them the test fails and says so.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,10 +57,7 @@ impl Driver {
         let bin = on_path("chromedriver").unwrap_or_else(|| {
             panic!("chromedriver is not installed: apt-get install chromium chromium-driver (scripts/test.sh does)")
         });
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = meridian_tests::free_port();
         let child = Command::new(bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -636,14 +636,7 @@ fn regions_replicate_shard_to_shard() {
     let certs = RegionCertificates::issue("test CA", &names, &["localhost", "127.0.0.1"])
         .expect("certificates");
     certs.write(dir.path(), &names).expect("write certificates");
-    let repl: Vec<u16> = (0..4)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("port")
-                .port()
-        })
-        .collect();
+    let repl: Vec<u16> = (0..4).map(|_| meridian_tests::free_port()).collect();
     // Region r's node i is names[2r + i]; its counterpart is in region 1 - r.
     let start = |r: usize| {
         ShardedRegion::start_with(2, |i, c| {
