@@ -266,18 +266,11 @@ impl SlotMap {
     /// The slot ranges `node` (an index into [`SlotMap::nodes`]) owns,
     /// merged and in order.
     pub fn ranges_of(&self, node: usize) -> Vec<SlotRange> {
-        let mut out: Vec<SlotRange> = Vec::new();
-        for (s, &o) in self.owner.iter().enumerate() {
-            if o as usize != node {
-                continue;
-            }
-            let s = s as Slot;
-            match out.last_mut() {
-                Some(r) if r.end + 1 == s => r.end = s,
-                _ => out.push(SlotRange { start: s, end: s }),
-            }
-        }
-        out
+        self.ranges()
+            .into_iter()
+            .filter(|&(_, owner)| owner == node)
+            .map(|(r, _)| r)
+            .collect()
     }
 
     /// Every slot range with its owner's index, in slot order (CLUSTER
@@ -297,6 +290,7 @@ impl SlotMap {
     /// `CLUSTER NODES`: one line per node in Redis's format.
     pub fn nodes_text(&self) -> String {
         let mut out = String::new();
+        let ranges = self.ranges();
         for (i, n) in self.nodes.iter().enumerate() {
             let flags = if i == self.me {
                 "myself,master"
@@ -305,7 +299,7 @@ impl SlotMap {
             };
             // No cluster bus: its port is reported as 0.
             let _ = write!(out, "{} {}@0 {flags} - 0 0 0 connected", n.id, n.endpoint());
-            for r in self.ranges_of(i) {
+            for (r, _) in ranges.iter().filter(|&&(_, owner)| owner == i) {
                 let _ = write!(out, " {r}");
             }
             if i == self.me {
@@ -323,9 +317,10 @@ impl SlotMap {
 
     /// `CLUSTER INFO`.
     pub fn info_text(&self) -> String {
-        let serving = (0..self.nodes.len())
-            .filter(|&i| !self.ranges_of(i).is_empty())
-            .count();
+        let mut owners: Vec<usize> = self.ranges().into_iter().map(|(_, o)| o).collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let serving = owners.len();
         format!(
             "cluster_state:ok\r\ncluster_slots_assigned:{SLOTS}\r\ncluster_slots_ok:{SLOTS}\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{}\r\ncluster_size:{serving}\r\ncluster_current_epoch:0\r\ncluster_my_epoch:0\r\ncluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
             self.nodes.len()
