@@ -245,16 +245,6 @@ pub struct ClusterNodeConfig {
     pub slots: Vec<String>,
 }
 
-impl Config {
-    /// Where a sharded node keeps its slot ownership, if anywhere.
-    pub fn cluster_state_file(&self) -> Option<PathBuf> {
-        let c = self.cluster.as_ref()?;
-        c.state_file
-            .clone()
-            .or_else(|| self.dir.as_ref().map(|d| d.join("cluster-state.json")))
-    }
-}
-
 /// Default bound of the change log.
 pub const DEFAULT_LOG_SIZE: u64 = 64 * 1024 * 1024;
 
@@ -310,6 +300,14 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Where a sharded node keeps its slot ownership, if anywhere.
+    pub fn cluster_state_file(&self) -> Option<PathBuf> {
+        let c = self.cluster.as_ref()?;
+        c.state_file
+            .clone()
+            .or_else(|| self.dir.as_ref().map(|d| d.join("cluster-state.json")))
+    }
+
     /// Reads a TOML file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
