@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use meridian_tests::{free_port, meridian_bin};
+use meridian_tests::{TempDir, free_port, meridian_bin};
 
 /// Starts the binary and waits for the line that names its port.
 fn start(args: &[&str]) -> (Child, u16) {
@@ -360,8 +360,8 @@ fn region_toml(certs: &std::path::Path, me: (u16, &str, u16), peer: (u16, &str, 
 /// two regions started from those files replicate to each other.
 #[test]
 fn certs_issue_working_replication_material_and_check_validates_configs() {
-    let dir = std::env::temp_dir().join(format!("meridian-cli-certs-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let temp = TempDir::new("meridian-cli-certs");
+    let dir = temp.path();
     let certs = dir.join("certs");
     let certs_arg = certs.to_str().expect("path");
     let (code, text) = run_to_exit(&["certs", "--regions", "eu,us", "--out", certs_arg], &[]);
@@ -472,7 +472,6 @@ fn certs_issue_working_replication_material_and_check_validates_configs() {
     leftovers.0.clear();
     assert!(terminate(eu_child).success());
     assert!(terminate(us_child).success());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Kills the listed processes when a test fails half-way, so a failed run
