@@ -1136,6 +1136,17 @@ fn randomized_soak_converges_without_losing_acknowledged_writes() {
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     eprintln!("soak seed: MERIDIAN_SOAK_SEED={seed}");
+    // The test harness shows that line only once the test ends; a soak that
+    // hangs (it has once, at ~190 % CPU) would never show its seed. Well past
+    // its budget (8 s of load, then patience), name the seed on stderr
+    // directly, around the capture.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(300));
+        let _ = writeln!(
+            std::io::stderr(),
+            "soak still running after 300 s: MERIDIAN_SOAK_SEED={seed}"
+        );
+    });
     let cluster = TestCluster::start(3);
     let stop = AtomicBool::new(false);
     let gates: Vec<RwLock<()>> = (0..3).map(|_| RwLock::new(())).collect();
