@@ -767,6 +767,7 @@ fn garbage_and_broken_links_do_not_take_a_region_down() {
     let stop = AtomicBool::new(false);
     let streamed = Mutex::new(Vec::new());
     thread::scope(|s| {
+        let _stop_writers = StopOnDrop(&stop);
         for r in [0, 2] {
             let (cluster, stop, streamed) = (&cluster, &stop, &streamed);
             s.spawn(move || {
@@ -1121,6 +1122,15 @@ fn writer(
     report
 }
 
+/// Raises its flag when dropped, panicking included.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Random writes of every type from several threads to all regions while
 /// links are stalled, garbled, cut and healed at random and one region is
 /// restarted: once healed, every region holds the same data and every
@@ -1153,6 +1163,10 @@ fn randomized_soak_converges_without_losing_acknowledged_writes() {
     let mut chaos = Vec::new();
     let mut restarted = None;
     let reports: Vec<WriterReport> = thread::scope(|s| {
+        // A panic in the chaos loop below (a region that does not catch up
+        // in time) must stop the writers too, or the scope waits for them
+        // forever and the test hangs instead of failing.
+        let _stop_writers = StopOnDrop(&stop);
         let writers: Vec<_> = (0..WRITERS)
             .map(|t| {
                 let (cluster, stop, gates) = (&cluster, &stop, &gates[..]);

@@ -1,7 +1,8 @@
 //! One authenticated replication link to one peer region: the TLS stream, the
 //! `Hello` exchange that opens it, a bounded send queue drained by a writer
-//! task, and the two ways a link comes up — dialling with backoff, or
-//! accepting on the replication listener.
+//! task (with a small urgent lane that overtakes it, for messages that must
+//! not wait behind a backlog), and the two ways a link comes up — dialling
+//! with backoff, or accepting on the replication listener.
 //!
 //! This module owns transport only: it is generic over the message type and
 //! must not know about deltas, logs or version vectors. A failure of any kind
@@ -27,10 +28,13 @@ use super::{FrameCodec, LinkError, PeerIdentity};
 /// The replication protocol version this build speaks (the default in
 /// [`LinkConfig::new`]). Peers must match exactly: there is one version so
 /// far, and no negotiation.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A `Hello` is a few dozen bytes; anything near this is not one.
 const HELLO_MAX_FRAME: u32 = 4096;
+/// Frames that may wait in the urgent lane. Urgent messages are small and
+/// written before anything queued, so this rarely fills.
+const URGENT_QUEUE: usize = 64;
 
 type Stream = TlsStream<TcpStream>;
 
@@ -195,10 +199,12 @@ where
 
         let (read, write) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel(cfg.send_queue.max(1));
-        tokio::spawn(write_loop(write, rx, peer.region_name.clone()));
+        let (urgent, urgent_rx) = mpsc::channel(URGENT_QUEUE);
+        tokio::spawn(write_loop(write, urgent_rx, rx, peer.region_name.clone()));
         Ok(PeerLink {
             sender: LinkSender {
                 tx,
+                urgent,
                 codec: cfg.codec,
                 _msg: PhantomData,
             },
@@ -214,9 +220,11 @@ where
     }
 }
 
-/// The sending half of a link. Clones share one bounded queue.
+/// The sending half of a link. Clones share one bounded queue (and one
+/// urgent lane).
 pub struct LinkSender<M> {
     tx: mpsc::Sender<Vec<u8>>,
+    urgent: mpsc::Sender<Vec<u8>>,
     codec: FrameCodec,
     _msg: PhantomData<fn(M)>,
 }
@@ -225,6 +233,7 @@ impl<M> Clone for LinkSender<M> {
     fn clone(&self) -> Self {
         LinkSender {
             tx: self.tx.clone(),
+            urgent: self.urgent.clone(),
             codec: self.codec,
             _msg: PhantomData,
         }
@@ -238,6 +247,15 @@ impl<M: Serialize> LinkSender<M> {
     pub async fn send(&self, msg: &M) -> Result<(), LinkError> {
         let frame = self.codec.encode(msg)?;
         self.tx.send(frame).await.map_err(|_| LinkError::Closed)
+    }
+
+    /// Like [`send`](Self::send), but the frame overtakes everything waiting
+    /// in the queue (not what is already written). For small messages whose
+    /// delay would cost more than their bytes: acknowledgements, lock votes.
+    /// Urgent frames keep their order among themselves.
+    pub async fn send_urgent(&self, msg: &M) -> Result<(), LinkError> {
+        let frame = self.codec.encode(msg)?;
+        self.urgent.send(frame).await.map_err(|_| LinkError::Closed)
     }
 
     /// Whether the writer has stopped.
@@ -268,13 +286,25 @@ impl<M: DeserializeOwned> LinkReceiver<M> {
     }
 }
 
-/// Writes queued frames, flushing once per burst rather than per frame.
-/// Ends when every sender is gone (closing TLS cleanly) or on a write error.
-async fn write_loop(mut w: WriteHalf<Stream>, mut rx: mpsc::Receiver<Vec<u8>>, peer: String) {
+/// Writes queued frames, urgent ones first, flushing once per burst rather
+/// than per frame. Ends when every sender is gone (closing TLS cleanly) or on
+/// a write error.
+async fn write_loop(
+    mut w: WriteHalf<Stream>,
+    mut urgent: mpsc::Receiver<Vec<u8>>,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    peer: String,
+) {
     let result: std::io::Result<()> = async {
-        while let Some(frame) = rx.recv().await {
+        loop {
+            let frame = tokio::select! {
+                biased;
+                Some(f) = urgent.recv() => f,
+                Some(f) = queue.recv() => f,
+                else => break,
+            };
             w.write_all(&frame).await?;
-            while let Ok(frame) = rx.try_recv() {
+            while let Ok(frame) = urgent.try_recv().or_else(|_| queue.try_recv()) {
                 w.write_all(&frame).await?;
             }
             w.flush().await?;
@@ -598,14 +628,15 @@ mod tests {
         newer.hello.protocol = PROTOCOL_VERSION + 1;
         let client_config = m[1].client_config().expect("client config");
         let (server, client) = pair(&m[0], cfg(1, "a"), client_config, newer).await;
-        assert!(matches!(
-            server,
-            Err(LinkError::ProtocolMismatch { ours: 1, theirs: 2 })
-        ));
-        assert!(matches!(
-            client,
-            Err(LinkError::ProtocolMismatch { ours: 2, theirs: 1 })
-        ));
+        let (ours, newer) = (PROTOCOL_VERSION, PROTOCOL_VERSION + 1);
+        assert!(
+            matches!(server, Err(LinkError::ProtocolMismatch { ours: o, theirs: t }) if (o, t) == (ours, newer)),
+            "{server:?}"
+        );
+        assert!(
+            matches!(client, Err(LinkError::ProtocolMismatch { ours: o, theirs: t }) if (o, t) == (newer, ours)),
+            "{client:?}"
+        );
     }
 
     /// A hand-driven authenticated peer "b" that has sent and read `Hello`s,
@@ -848,5 +879,43 @@ mod tests {
             }
         }
         assert!(blocked, "64 MiB queued without backpressure");
+    }
+
+    #[tokio::test]
+    async fn an_urgent_message_overtakes_the_queue() {
+        let m = dev();
+        let mut link_cfg = cfg(2, "b");
+        link_cfg.send_queue = 32;
+        let client_config = m[1].client_config().expect("client config");
+        let (server, client) = pair(&m[0], cfg(1, "a"), client_config, link_cfg).await;
+        let mut server = server.expect("server link");
+        let client = client.expect("client link");
+        // More than socket buffers hold, while nobody reads: most of these
+        // wait in the queue.
+        for n in 0..24 {
+            let big = Msg {
+                n,
+                payload: vec![0; 1 << 20],
+            };
+            client.send(&big).await.expect("queued");
+        }
+        client.sender().send_urgent(&msg(99)).await.expect("urgent");
+        let mut order = Vec::new();
+        while order.len() < 25 {
+            let got = tokio::time::timeout(Duration::from_secs(10), server.recv())
+                .await
+                .expect("read in time")
+                .expect("frame")
+                .expect("not closed");
+            order.push(got.n);
+        }
+        let urgent_at = order.iter().position(|n| *n == 99).expect("urgent arrived");
+        assert!(
+            urgent_at < 20,
+            "the urgent message came after {urgent_at} queued ones: {order:?}"
+        );
+        // Queued messages keep their order.
+        let queued: Vec<u32> = order.into_iter().filter(|n| *n != 99).collect();
+        assert_eq!(queued, (0..24).collect::<Vec<_>>());
     }
 }

@@ -21,6 +21,20 @@
 //! written after the sender had applied that vector — what causal stability
 //! (garbage collection) needs.
 //!
+//! Applied batches are acknowledged at once with [`PeerMsg::Ack`] on the
+//! link's urgent lane, so acknowledgements do not queue behind a catch-up
+//! stream flowing the other way (that stream's own `ack` fields are as old as
+//! its queue). Acknowledgements free the log and tell a region its writes
+//! are safe elsewhere. The receiver only records the newest position; a
+//! separate task sends it, so a receiver never waits on its own link's
+//! writer — two regions catching each other up over full sockets would
+//! otherwise each wait for the other to read.
+//!
+//! A sender keeps at most [`WINDOW_BYTES`] of changes unacknowledged on the
+//! wire. Without that bound a catch-up stream fills every buffer between
+//! the regions (queue, sockets, proxies) and whatever the other side sends
+//! back — acknowledgements included — waits behind seconds of work.
+//!
 //! Global locks' votes ([`PeerMsg::Lock`]) share the link: while a session
 //! runs, the region's lock service may queue votes and answers for this peer,
 //! and received ones go straight to it, whatever the change stream is doing.
@@ -60,7 +74,13 @@ use crate::locks::ports::PORT_QUEUE;
 /// How often an idle link reports its applied vector.
 pub const STATUS_EVERY: Duration = Duration::from_millis(100);
 /// Bytes of changes per batch.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 256 << 10;
+/// Frames queued per link: with [`BATCH_BYTES`], a few MiB at most wait for a
+/// slow peer, and an urgent frame overtakes them (see `LinkSender`).
+const SEND_QUEUE: usize = 16;
+/// Bytes of changes sent and not yet acknowledged, at most (flow control):
+/// on a 100 ms round trip this still carries ~20 MB/s.
+pub const WINDOW_BYTES: usize = 2 << 20;
 /// Keys per snapshot message.
 const SNAPSHOT_KEYS: usize = 256;
 /// Largest frame on a replication link: whole collections travel in one.
@@ -117,6 +137,12 @@ pub enum PeerMsg {
     SnapshotKeys(Vec<KeyState>),
     /// The snapshot is complete.
     SnapshotEnd,
+    /// The last of the receiver's changes the sender has applied, sent as
+    /// soon as it applied them (urgent lane).
+    Ack {
+        /// The position in the receiver's log.
+        ack: u64,
+    },
     /// The sender's applied vector (sent only when its stream has caught up).
     Status {
         /// The vector.
@@ -203,6 +229,7 @@ pub fn spawn<E: EngineRef>(
     };
     let mut cfg = LinkConfig::new(me.0, setup.name.clone());
     cfg.codec = FrameCodec::new(MAX_FRAME);
+    cfg.send_queue = SEND_QUEUE;
     let server = setup.material.server_config()?;
     let client = setup.material.client_config()?;
     let mut tasks = Vec::new();
@@ -322,18 +349,33 @@ async fn run_session<E: EngineRef>(
         let lock_sender = sender.clone();
         let forward = async move {
             while let Some(m) = lock_rx.recv().await {
-                lock_sender.send(&PeerMsg::Lock(m)).await?;
+                lock_sender.send_urgent(&PeerMsg::Lock(m)).await?;
             }
             Ok::<(), SessionError>(())
         };
         let modules = send_modules(shared.clone(), sender.clone());
-        let send = send_loop(shared.clone(), sender, peer, resume_rx);
-        let recv = recv_loop(shared.clone(), receiver, peer, resume_tx);
+        // Theirs we applied (to acknowledge), ours they acknowledged (to
+        // open the window).
+        let (applied_tx, applied_rx) = watch::channel(0);
+        let (acked_tx, acked_rx) = watch::channel(0);
+        let acks = send_acks(applied_rx, sender.clone());
+        let recv = recv_loop(
+            shared.clone(),
+            receiver,
+            Acks {
+                applied: applied_tx,
+                acked: acked_tx,
+            },
+            peer,
+            resume_tx,
+        );
+        let send = send_loop(shared.clone(), sender, peer, resume_rx, acked_rx);
         tokio::select! {
             r = send => r,
             r = recv => r,
             r = forward => r,
             r = modules => r,
+            r = acks => r,
             _ = stop.wait_for(|s| *s) => Ok(()),
         }
     }
@@ -342,6 +384,20 @@ async fn run_session<E: EngineRef>(
         warn!(peer = %name, error = %e, "replication session ended");
     }
     set_state(replica, peer, LinkState::Down);
+}
+
+/// Sends the newest applied position of the peer's changes each time it
+/// moves, skipping the ones it overtook while the link was busy.
+async fn send_acks(
+    mut applied: watch::Receiver<u64>,
+    sender: LinkSender<PeerMsg>,
+) -> Result<(), SessionError> {
+    while applied.changed().await.is_ok() {
+        let ack = *applied.borrow_and_update();
+        sender.send_urgent(&PeerMsg::Ack { ack }).await?;
+    }
+    // The receiver ended; the session ends with it.
+    std::future::pending().await
 }
 
 /// Sends the whole module table, then every entry that changes, for as long
@@ -368,11 +424,48 @@ async fn send_modules<E: EngineRef>(
     }
 }
 
+/// What the receiving side of a session tells the rest of it.
+struct Acks {
+    /// The newest of the peer's changes applied here.
+    applied: watch::Sender<u64>,
+    /// The newest of our changes the peer acknowledged.
+    acked: watch::Sender<u64>,
+}
+
+/// Batches sent and not yet acknowledged, oldest first.
+#[derive(Default)]
+struct Window {
+    batches: std::collections::VecDeque<(u64, usize)>,
+    bytes: usize,
+}
+
+impl Window {
+    fn sent(&mut self, last: u64, bytes: usize) {
+        self.batches.push_back((last, bytes));
+        self.bytes += bytes;
+    }
+
+    fn acked(&mut self, through: u64) {
+        while let Some(&(last, bytes)) = self.batches.front() {
+            if last > through {
+                break;
+            }
+            self.batches.pop_front();
+            self.bytes -= bytes;
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes >= WINDOW_BYTES
+    }
+}
+
 async fn send_loop<E: EngineRef>(
     shared: Arc<E>,
     sender: LinkSender<PeerMsg>,
     peer: RegionId,
     resume: oneshot::Receiver<(u64, VersionVector, u64)>,
+    mut acked: watch::Receiver<u64>,
 ) -> Result<(), SessionError> {
     let (mut pos, theirs, incarnation) = resume
         .await
@@ -398,7 +491,15 @@ async fn send_loop<E: EngineRef>(
     let forgot = replica.applied_of(peer) > theirs.get(peer);
     let mut snapshot = log.fell_behind(pos) || restarted || forgot;
     let mut last_status = Instant::now() - STATUS_EVERY;
+    let mut window = Window::default();
     loop {
+        window.acked(*acked.borrow_and_update());
+        if window.is_full() {
+            if acked.changed().await.is_err() {
+                return Ok(());
+            }
+            continue;
+        }
         if snapshot {
             pos = send_snapshot(engine, &sender, peer).await?;
             snapshot = false;
@@ -414,6 +515,7 @@ async fn send_loop<E: EngineRef>(
                 let last = batch.last().map_or(pos, |(p, _)| *p);
                 let caught_up = last >= applied.get(me);
                 pos = last;
+                window.sent(last, batch.iter().map(|(_, b)| b.len()).sum());
                 sender
                     .send(&PeerMsg::Changes {
                         changes: batch.into_iter().map(|(_, b)| RawChange(b)).collect(),
@@ -492,6 +594,7 @@ async fn send_snapshot(
 async fn recv_loop<E: EngineRef>(
     shared: Arc<E>,
     mut receiver: LinkReceiver<PeerMsg>,
+    acks: Acks,
     peer: RegionId,
     resume: oneshot::Sender<(u64, VersionVector, u64)>,
 ) -> Result<(), SessionError> {
@@ -538,6 +641,7 @@ async fn recv_loop<E: EngineRef>(
                     p.lock().changes_in += n;
                 }
                 report = applied;
+                acks.applied.send_replace(replica.applied_of(peer));
             }
             PeerMsg::SnapshotBegin { base } => {
                 set_state(replica, peer, LinkState::Syncing);
@@ -559,8 +663,10 @@ async fn recv_loop<E: EngineRef>(
                     p.snapshots_in += 1;
                     p.state = LinkState::Up;
                 }
+                acks.applied.send_replace(replica.applied_of(peer));
                 info!(peer = %peer, keys = seen.len(), "snapshot applied");
             }
+            PeerMsg::Ack { ack } => acked = Some(ack),
             PeerMsg::Status { applied, ack } => {
                 acked = Some(ack);
                 report = Some(applied);
@@ -582,6 +688,7 @@ async fn recv_loop<E: EngineRef>(
             }
             if let Some(a) = acked {
                 p.acked = p.acked.max(a);
+                acks.acked.send_replace(p.acked);
             }
         }
     }
