@@ -116,6 +116,13 @@ pub fn metrics(shared: &Shared) -> String {
         "Keys carrying replication metadata (concurrent versions, early removals).",
         &one(replica.side_table_len() as f64),
     );
+    family(
+        &mut out,
+        "meridian_repl_pending_versions",
+        "gauge",
+        "Versions held beside the keyspace until every region has seen them.",
+        &one(replica.side_table_versions() as f64),
+    );
     let peers = replica.peers();
     let mut up = Vec::new();
     let mut ops = Vec::new();

@@ -277,46 +277,9 @@ fn derived_view(versions: &[Version]) -> View {
                     *f += by;
                 }
             }
-            (DeltaOp::HashIncrFloat(f, by), Value::Hash(h)) => {
-                let current = match h.get(f) {
-                    Some(v) => crate::engine::number::parse_f64(v),
-                    None => Some(0.0),
-                };
-                if let Some(next) = current.map(|c| c + by).filter(|n| n.is_finite()) {
-                    h.set(f, crate::engine::number::format_f64_incr(next).as_bytes());
-                }
+            (op, value) => {
+                apply_to_collection(op, value);
             }
-            (DeltaOp::SetAdd(members), Value::Set(set)) => {
-                for m in members {
-                    set.insert(m);
-                }
-            }
-            (DeltaOp::HashSet(fields), Value::Hash(h)) => {
-                for (f, v) in fields {
-                    h.set(f, v);
-                }
-            }
-            (DeltaOp::HashIncr(f, n), Value::Hash(h)) => {
-                let current = match h.get(f) {
-                    Some(v) => crate::engine::number::parse_i64(v),
-                    None => Some(0),
-                };
-                if let Some(c) = current {
-                    h.set(f, &number(i128::from(c) + i128::from(*n)));
-                }
-            }
-            (DeltaOp::ZSetScore(members), Value::ZSet(z)) => {
-                for (m, score) in members {
-                    z.insert(m, *score);
-                }
-            }
-            (DeltaOp::ZIncr(m, by), Value::ZSet(z)) => {
-                let score = z.score(m).unwrap_or(0.0) + by;
-                if !score.is_nan() {
-                    z.insert(m, score);
-                }
-            }
-            _ => {}
         }
     }
     match (floats, float_sum, sum, &value) {
@@ -353,6 +316,234 @@ fn derived_view(versions: &[Version]) -> View {
         dot: last,
         positions,
     }
+}
+
+/// Applies a collection delta (a set's, hash's or sorted set's) to `value`.
+/// These depend on nothing but the value they are applied to, so applying
+/// them one by one to a view equals replaying them from its base. Returns
+/// whether `op` is one of them (a mismatched kind is skipped, and counts).
+fn apply_to_collection(op: &DeltaOp, value: &mut Value) -> bool {
+    match (op, value) {
+        (DeltaOp::HashIncrFloat(f, by), Value::Hash(h)) => {
+            let current = match h.get(f) {
+                Some(v) => crate::engine::number::parse_f64(v),
+                None => Some(0.0),
+            };
+            if let Some(next) = current.map(|c| c + by).filter(|n| n.is_finite()) {
+                h.set(f, crate::engine::number::format_f64_incr(next).as_bytes());
+            }
+        }
+        (DeltaOp::SetAdd(members), Value::Set(set)) => {
+            for m in members {
+                set.insert(m);
+            }
+        }
+        (DeltaOp::HashSet(fields), Value::Hash(h)) => {
+            for (f, v) in fields {
+                h.set(f, v);
+            }
+        }
+        (DeltaOp::HashIncr(f, n), Value::Hash(h)) => {
+            let current = match h.get(f) {
+                Some(v) => crate::engine::number::parse_i64(v),
+                None => Some(0),
+            };
+            if let Some(c) = current {
+                let sum = (i128::from(c) + i128::from(*n)).clamp(i64::MIN.into(), i64::MAX.into());
+                h.set(f, itoa::Buffer::new().format(sum as i64).as_bytes());
+            }
+        }
+        (DeltaOp::ZSetScore(members), Value::ZSet(z)) => {
+            for (m, score) in members {
+                z.insert(m, *score);
+            }
+        }
+        (DeltaOp::ZIncr(m, by), Value::ZSet(z)) => {
+            let score = z.score(m).unwrap_or(0.0) + by;
+            if !score.is_nan() {
+                z.insert(m, score);
+            }
+        }
+        (
+            DeltaOp::HashIncrFloat(..)
+            | DeltaOp::SetAdd(_)
+            | DeltaOp::HashSet(_)
+            | DeltaOp::HashIncr(..)
+            | DeltaOp::ZSetScore(_)
+            | DeltaOp::ZIncr(..),
+            _,
+        ) => {}
+        _ => return false,
+    }
+    true
+}
+
+/// Whether a version's operations fold into a view exactly, one by one, in
+/// dot order: collection deltas ([`apply_to_collection`]) and integer
+/// increments. Not float increments: a string's float sum is rounded only
+/// when shown, so the shown value does not carry it exactly. Not list or
+/// document edits, which have their own paths.
+fn folds_exactly(v: &Version) -> bool {
+    v.delta.as_ref().is_some_and(|ops| {
+        ops.iter().all(|op| {
+            matches!(
+                op,
+                DeltaOp::Incr(_)
+                    | DeltaOp::SetAdd(_)
+                    | DeltaOp::HashSet(_)
+                    | DeltaOp::HashIncr(..)
+                    | DeltaOp::HashIncrFloat(..)
+                    | DeltaOp::ZSetScore(_)
+                    | DeltaOp::ZIncr(..)
+            )
+        })
+    })
+}
+
+/// Whether any of `versions` adds a float to a string.
+fn has_float_increment(versions: &[Version]) -> bool {
+    versions
+        .iter()
+        .flat_map(|v| v.delta.iter().flatten())
+        .any(|op| matches!(op, DeltaOp::IncrFloat(_)))
+}
+
+/// Applies `added` — increments and collection deltas, every one newer than
+/// every version the view at `index` was derived from — to that view in
+/// place. The same as replaying every version ([`derived_view`]), since they
+/// replay last, in dot order, and each depends only on the value before it;
+/// an integer sum is carried by the shown number exactly unless a float
+/// increment among `siblings` made it a float sum or it reached the 64-bit
+/// limit, and then this declines. It declines too when the newest delta was
+/// made under another expiry than the view shows (which expiry wins depends
+/// on whether the view has a base). Returns false, touching nothing, when it
+/// does not apply.
+fn merge_deltas_in_place(
+    shard: &mut Shard,
+    index: usize,
+    siblings: &[Version],
+    added: &[Version],
+) -> bool {
+    if added.is_empty() || !added.iter().all(folds_exactly) {
+        return false;
+    }
+    let Some(mut e) = shard.entry_mut(index) else {
+        return false;
+    };
+    let shown = (e.stamp, e.region);
+    if added.iter().any(|v| (v.stamp, v.region) <= shown) {
+        return false;
+    }
+    let mut order: Vec<&Version> = added.iter().collect();
+    order.sort_by_key(|v| (v.stamp, v.region));
+    let Some(newest) = order.last().copied() else {
+        return false;
+    };
+    if newest.expire_at != e.expire_at {
+        return false;
+    }
+    let ops = || order.iter().flat_map(|v| v.delta.iter().flatten());
+    let increments: i128 = ops()
+        .map(|op| match op {
+            DeltaOp::Incr(n) => i128::from(*n),
+            _ => 0,
+        })
+        .sum();
+    let has_increments = ops().any(|op| matches!(op, DeltaOp::Incr(_)));
+    if has_increments {
+        let Value::Str(s) = &e.value else {
+            // Skipped by the replay too, but leave kind mismatches to it.
+            return false;
+        };
+        let Some(current) = crate::engine::number::parse_i64(s) else {
+            return false;
+        };
+        let sum = i128::from(current) + increments;
+        let limits = i128::from(i64::MIN)..i128::from(i64::MAX);
+        if !limits.contains(&i128::from(current))
+            || !limits.contains(&sum)
+            || has_float_increment(siblings)
+        {
+            return false;
+        }
+        e.value = Value::Str(blob(itoa::Buffer::new().format(sum as i64).as_bytes()));
+    } else {
+        for op in ops() {
+            apply_to_collection(op, &mut e.value);
+        }
+    }
+    e.stamp = newest.stamp;
+    e.region = newest.region;
+    true
+}
+
+/// A derived view with this many versions or more tries to fold its stable
+/// ones as versions arrive (see [`fold_stable_prefix`]), not just at `collect`.
+pub(crate) const FOLD_AT: usize = 256;
+
+/// Whether a version is nothing but list edits.
+fn is_list_edit(v: &Version) -> bool {
+    v.delta
+        .as_ref()
+        .is_some_and(|ops| !ops.is_empty() && ops.iter().all(|op| matches!(op, DeltaOp::List(_))))
+}
+
+/// Folds the oldest versions of a derived view, those every region has seen
+/// (`stable`), into one plain version, while newer ones still come and go —
+/// so a key written without pause keeps a bounded number of versions instead
+/// of waiting for a quiet moment when all are stable (see `collect`).
+///
+/// Exact, the view unchanged now and after anything still to come, when the
+/// folded versions are a prefix in dot order (the replay applies them first),
+/// hold every plain version (a later base would otherwise replace the fold
+/// where it left their deltas standing), and each is a base, a list edit or
+/// a delta that folds exactly ([`folds_exactly`]), with no float increment
+/// anywhere. All end with the view (`shown`). The fold takes the dot of its
+/// newest version, which must be a delta's: a region still holding that
+/// delta recognises the fold when a snapshot brings it (see `merge_key`).
+/// Every change still to come was written after its writer applied the
+/// folded versions, so it orders after them and covers the fold as it would
+/// have covered them. Returns whether it folded.
+fn fold_stable_prefix(
+    siblings: &mut Vec<Version>,
+    stable: &VersionVector,
+    shown: Option<u64>,
+) -> bool {
+    if siblings.len() < 3 || has_float_increment(siblings) {
+        return false;
+    }
+    siblings.sort_by_key(|v| (v.stamp, v.region));
+    let k = siblings
+        .iter()
+        .take_while(|v| {
+            stable.get(v.region) >= v.stamp.0
+                && Some(v.expire_at) == shown
+                && (v.delta.is_none() || folds_exactly(v) || is_list_edit(v))
+        })
+        .count();
+    if k < 2 || siblings[k - 1].delta.is_none() || siblings[k..].iter().any(|v| v.delta.is_none()) {
+        return false;
+    }
+    let view = derived_view(&siblings[..k]);
+    if let Value::Str(s) = &view.value {
+        // The sum must read back as itself: not clamped, and an integer
+        // (a non-integer base skips increments, folded or not, but keep
+        // that to the replay).
+        let limits = i64::MIN + 1..i64::MAX;
+        if !crate::engine::number::parse_i64(s).is_some_and(|n| limits.contains(&n)) {
+            return false;
+        }
+    }
+    let folded = Version {
+        region: view.dot.0,
+        stamp: view.dot.1,
+        value: view.value,
+        expire_at: view.expire_at,
+        delta: None,
+        positions: view.positions.map(Vec::from),
+    };
+    siblings.splice(..k, [folded]);
+    true
 }
 
 /// The positions a list delta's operations name.
@@ -1222,6 +1413,7 @@ impl Replica {
             && self.merge_doc_changes_in_place(shard, i, &meta, &added)
         {
             meta.siblings.extend(added);
+            self.fold_if_long(&mut meta, shard.at(i).map(|e| e.expire_at));
             metas.insert(blob(key), meta);
             return Merged {
                 changed: true,
@@ -1239,11 +1431,27 @@ impl Replica {
                 // Concurrent pops emptied it: as `merge_derived` does.
                 shard.remove_at(i);
                 meta.list = None;
+            } else {
+                self.fold_if_long(&mut meta, shard.at(i).map(|e| e.expire_at));
             }
             metas.insert(blob(key), meta);
             return Merged {
                 changed: true,
                 list: left > 0,
+            };
+        }
+        if !removed
+            && !promote
+            && meta.derived
+            && let Some(i) = index
+            && merge_deltas_in_place(shard, i, &meta.siblings, &added)
+        {
+            meta.siblings.extend(added);
+            self.fold_if_long(&mut meta, shard.at(i).map(|e| e.expire_at));
+            metas.insert(blob(key), meta);
+            return Merged {
+                changed: true,
+                list: false,
             };
         }
         removed = removed || promote || !added.is_empty();
@@ -1445,6 +1653,19 @@ impl Replica {
         true
     }
 
+    /// Folds a long derived view's stable versions ([`fold_stable_prefix`]),
+    /// trying every 64 versions past [`FOLD_AT`] so the attempts cost
+    /// little per version.
+    fn fold_if_long(&self, meta: &mut KeyMeta, shown: Option<u64>) {
+        let n = meta.siblings.len();
+        if n >= FOLD_AT
+            && n.is_multiple_of(64)
+            && let Some(stable) = self.stable()
+        {
+            fold_stable_prefix(&mut meta.siblings, &stable, shown);
+        }
+    }
+
     /// The merge for a key with increments (see the module docs): every
     /// version goes to the side table and the entry shows their sum.
     #[allow(clippy::too_many_arguments)]
@@ -1518,6 +1739,7 @@ impl Replica {
                 shard.insert_new(hash, entry);
             }
         }
+        self.fold_if_long(&mut meta, Some(expire_at));
         metas.insert(blob(key), meta);
         Merged {
             changed: true,
@@ -1789,9 +2011,8 @@ impl Replica {
                                 st.get(v.region) >= v.stamp.0 && Some(v.expire_at) == shown
                             })
                         });
-                    let stable_all = |st: &VersionVector| {
-                        m.siblings.iter().all(|v| st.get(v.region) >= v.stamp.0)
-                    };
+                    let stable_all = stable
+                        .is_some_and(|st| m.siblings.iter().all(|v| st.get(v.region) >= v.stamp.0));
                     let sequence = m.siblings.iter().any(Version::is_sequence);
                     if collapsible && sequence {
                         // A list's positions live only in its versions, so
@@ -1809,9 +2030,14 @@ impl Replica {
                     } else if collapsible {
                         m.siblings.clear();
                         m.derived = false;
+                    } else if let Some(st) = stable
+                        && shown.is_some()
+                        && fold_stable_prefix(&mut m.siblings, st, shown)
+                    {
+                        // Some are stable and not all: those folded.
                     } else if sequence
                         && shown.is_none()
-                        && stable.is_some_and(stable_all)
+                        && stable_all
                         && matches!(derived_view(&m.siblings).value, Value::List(l) if l.is_empty())
                     {
                         // Concurrent pops emptied the list: nothing is left
@@ -1877,6 +2103,58 @@ impl Replica {
     pub fn side_table_len(&self) -> usize {
         self.metas.iter().map(|m| m.lock().len()).sum()
     }
+
+    /// Versions held beside the keyspace, over all keys (INFO): what a hot
+    /// key's increments cost until they are folded.
+    pub fn side_table_versions(&self) -> usize {
+        self.metas
+            .iter()
+            .map(|m| m.lock().values().map(|k| k.siblings.len()).sum::<usize>())
+            .sum()
+    }
+
+    /// Keys of shard `index` whose entry does not show what replaying their
+    /// versions shows ([`derived_view`]): what every shortcut (merging in
+    /// place, folding) must leave empty.
+    #[cfg(test)]
+    pub(crate) fn views_off_replay(
+        &self,
+        index: usize,
+        shard: &mut Shard,
+        now_ms: u64,
+    ) -> Vec<String> {
+        let canonical = |v: &Value| match WireValue::of(v) {
+            WireValue::Set(mut m) => {
+                m.sort();
+                format!("{:?}", WireValue::Set(m))
+            }
+            WireValue::Hash(mut f) => {
+                f.sort();
+                format!("{:?}", WireValue::Hash(f))
+            }
+            other => format!("{other:?}"),
+        };
+        let metas = self.metas[index].lock();
+        let mut off = Vec::new();
+        for (key, m) in metas.iter().filter(|(_, m)| m.derived) {
+            let Some(i) = shard.find(hash_key(key), key, now_ms) else {
+                continue;
+            };
+            let Some(e) = shard.at(i) else { continue };
+            let view = derived_view(&m.siblings);
+            if canonical(&view.value) != canonical(&e.value) || view.expire_at != e.expire_at {
+                off.push(format!(
+                    "{}: shows {} exp {}, replay {} exp {}",
+                    String::from_utf8_lossy(key),
+                    canonical(&e.value),
+                    e.expire_at,
+                    canonical(&view.value),
+                    view.expire_at
+                ));
+            }
+        }
+        off
+    }
 }
 
 /// A local commit in progress (see [`Replica::begin_commit`]). Holding it
@@ -1938,6 +2216,7 @@ impl Commit<'_> {
                 delta: Some(note.ops.clone()),
                 positions: None,
             });
+            r.fold_if_long(meta, Some(expire_at));
             drop(metas);
             if let Some(mut e) = shard.entry_mut(i) {
                 e.stamp = self.stamp;

@@ -316,6 +316,7 @@ fn info_replication(ctx: &mut Ctx, s: &mut String) -> Result<(), CmdError> {
         replica.changes_applied.load(Ordering::Relaxed),
     );
     field(s, "repl_pending_keys", replica.side_table_len());
+    field(s, "repl_pending_versions", replica.side_table_versions());
     field(s, "catching_up", u8::from(replica.catching_up()));
     for (i, p) in peers.iter().enumerate() {
         let lag = replica.peer_lag(p);
