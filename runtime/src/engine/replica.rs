@@ -481,6 +481,10 @@ fn merge_deltas_in_place(
 /// ones as versions arrive (see [`fold_stable_prefix`]), not just at `collect`.
 pub(crate) const FOLD_AT: usize = 256;
 
+/// The most versions a derived view waits for before folding, however large
+/// its value: each merge still walks its versions.
+const FOLD_MOST: usize = 2048;
+
 /// Whether a version is nothing but list edits.
 fn is_list_edit(v: &Version) -> bool {
     v.delta
@@ -503,11 +507,13 @@ fn is_list_edit(v: &Version) -> bool {
 /// delta recognises the fold when a snapshot brings it (see `merge_key`).
 /// Every change still to come was written after its writer applied the
 /// folded versions, so it orders after them and covers the fold as it would
-/// have covered them. Returns whether it folded.
+/// have covered them. Folds only `at_least` versions or more (a fold replays
+/// its base: not worth it for a few). Returns whether it folded.
 fn fold_stable_prefix(
     siblings: &mut Vec<Version>,
     stable: &VersionVector,
     shown: Option<u64>,
+    at_least: usize,
 ) -> bool {
     if siblings.len() < 3 || has_float_increment(siblings) {
         return false;
@@ -521,7 +527,10 @@ fn fold_stable_prefix(
                 && (v.delta.is_none() || folds_exactly(v) || is_list_edit(v))
         })
         .count();
-    if k < 2 || siblings[k - 1].delta.is_none() || siblings[k..].iter().any(|v| v.delta.is_none()) {
+    if k < at_least.max(2)
+        || siblings[k - 1].delta.is_none()
+        || siblings[k..].iter().any(|v| v.delta.is_none())
+    {
         return false;
     }
     let view = derived_view(&siblings[..k]);
@@ -583,17 +592,10 @@ fn merge_list_ops_in_place(
     if !only_list_edits {
         return None;
     }
-    // Without a plain base the view takes the newest delta's expiry.
-    let has_base = meta.siblings.iter().any(|v| v.delta.is_none());
-    let newest_expiry = meta
-        .siblings
-        .iter()
-        .chain(added)
-        .max_by_key(|v| (v.stamp, v.region))
-        .map(|v| v.expire_at);
     let mut e = shard.entry_mut(index)?;
     let cache = meta.list.as_mut()?;
     let shown = (e.region, e.stamp);
+    let shown_expiry = e.expire_at;
     let Value::List(l) = &mut e.value else {
         return None;
     };
@@ -603,15 +605,33 @@ fn merge_list_ops_in_place(
     let mut order: Vec<&Version> = added.iter().collect();
     order.sort_by_key(|v| (v.stamp, v.region));
     let first = order.first().map(|v| (v.stamp, v.region))?;
-    let later: HashSet<&Pos> = meta
-        .siblings
-        .iter()
-        .filter(|v| (v.stamp, v.region) > first)
-        .flat_map(touched)
-        .collect();
-    if !later.is_empty() && added.iter().flat_map(touched).any(|p| later.contains(p)) {
-        return None;
+    // The entry carries the newest dot of the versions it shows, so edits
+    // newer than it (the usual case: a stream in dot order) replay after
+    // every sibling, and only older ones need the siblings walked.
+    let newest_known = (shown.1, shown.0);
+    if first <= newest_known {
+        let later: HashSet<&Pos> = meta
+            .siblings
+            .iter()
+            .filter(|v| (v.stamp, v.region) > first)
+            .flat_map(touched)
+            .collect();
+        if !later.is_empty() && added.iter().flat_map(touched).any(|p| later.contains(p)) {
+            return None;
+        }
     }
+    // Without a plain base the view takes the newest version's expiry.
+    let newest_expiry = match order.last() {
+        Some(v) if (v.stamp, v.region) > newest_known => Some(v.expire_at),
+        _ => meta
+            .siblings
+            .iter()
+            .chain(added)
+            .max_by_key(|v| (v.stamp, v.region))
+            .map(|v| v.expire_at),
+    };
+    let has_base =
+        newest_expiry != Some(shown_expiry) && meta.siblings.iter().any(|v| v.delta.is_none());
     let positions = &mut cache.positions;
     for op in order.iter().flat_map(|v| v.delta.iter().flatten()) {
         match op {
@@ -1272,6 +1292,25 @@ impl Replica {
         self.changes_applied.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// What FLUSHALLs applied here removed beyond what this region has
+    /// applied: a snapshot carries it, so its receiver removes them too.
+    pub fn flushed_beyond(&self) -> VersionVector {
+        self.flush_cloud.lock().clone()
+    }
+
+    /// Records removals by FLUSHALLs that a snapshot's sender knew of
+    /// ([`Replica::flushed_beyond`]) and this region has not applied, so
+    /// versions they removed that reach us later stay removed.
+    pub(crate) fn note_flushed(&self, flushed: &VersionVector) {
+        let local = self.applied();
+        let mut fc = self.flush_cloud.lock();
+        for (r, s) in flushed.iter() {
+            if !self.dot_applied(&local, r, s) {
+                fc.raise(r, s);
+            }
+        }
+    }
+
     /// Records the removals of a peer's FLUSHALL that go beyond what we
     /// have applied, so versions it removed that reach us later stay removed.
     pub(crate) fn note_remote_flush(&self, change: &Change) {
@@ -1413,7 +1452,10 @@ impl Replica {
             && self.merge_doc_changes_in_place(shard, i, &meta, &added)
         {
             meta.siblings.extend(added);
-            self.fold_if_long(&mut meta, shard.at(i).map(|e| e.expire_at));
+            self.fold_if_long(
+                &mut meta,
+                shard.at(i).map(|e| (e.expire_at, e.value.elements())),
+            );
             metas.insert(blob(key), meta);
             return Merged {
                 changed: true,
@@ -1432,7 +1474,10 @@ impl Replica {
                 shard.remove_at(i);
                 meta.list = None;
             } else {
-                self.fold_if_long(&mut meta, shard.at(i).map(|e| e.expire_at));
+                self.fold_if_long(
+                    &mut meta,
+                    shard.at(i).map(|e| (e.expire_at, e.value.elements())),
+                );
             }
             metas.insert(blob(key), meta);
             return Merged {
@@ -1447,7 +1492,10 @@ impl Replica {
             && merge_deltas_in_place(shard, i, &meta.siblings, &added)
         {
             meta.siblings.extend(added);
-            self.fold_if_long(&mut meta, shard.at(i).map(|e| e.expire_at));
+            self.fold_if_long(
+                &mut meta,
+                shard.at(i).map(|e| (e.expire_at, e.value.elements())),
+            );
             metas.insert(blob(key), meta);
             return Merged {
                 changed: true,
@@ -1653,16 +1701,22 @@ impl Replica {
         true
     }
 
-    /// Folds a long derived view's stable versions ([`fold_stable_prefix`]),
-    /// trying every 64 versions past [`FOLD_AT`] so the attempts cost
-    /// little per version.
-    fn fold_if_long(&self, meta: &mut KeyMeta, shown: Option<u64>) {
+    /// Folds a long derived view's stable versions ([`fold_stable_prefix`])
+    /// as they arrive. A fold replays the view's base, which costs its
+    /// `elements`: the versions it takes grow with them (an eighth), so a
+    /// version costs a constant share of folds, whatever the value's size.
+    /// Attempts come every 64 versions, so they too cost little each.
+    fn fold_if_long(&self, meta: &mut KeyMeta, shown: Option<(u64, usize)>) {
+        let Some((expire_at, elements)) = shown else {
+            return;
+        };
+        let at = FOLD_AT.max(elements / 8).min(FOLD_MOST);
         let n = meta.siblings.len();
-        if n >= FOLD_AT
+        if n >= at
             && n.is_multiple_of(64)
             && let Some(stable) = self.stable()
         {
-            fold_stable_prefix(&mut meta.siblings, &stable, shown);
+            fold_stable_prefix(&mut meta.siblings, &stable, Some(expire_at), at / 2);
         }
     }
 
@@ -1704,6 +1758,7 @@ impl Replica {
             positions,
         } = derived_view(&meta.siblings);
         let list = matches!(&value, Value::List(l) if !l.is_empty());
+        let elements = value.elements();
         meta.list = None;
         if matches!(&value, Value::List(l) if l.is_empty()) {
             // Every element of a list went (concurrent pops): no key is
@@ -1739,7 +1794,7 @@ impl Replica {
                 shard.insert_new(hash, entry);
             }
         }
-        self.fold_if_long(&mut meta, Some(expire_at));
+        self.fold_if_long(&mut meta, Some((expire_at, elements)));
         metas.insert(blob(key), meta);
         Merged {
             changed: true,
@@ -2032,7 +2087,7 @@ impl Replica {
                         m.derived = false;
                     } else if let Some(st) = stable
                         && shown.is_some()
-                        && fold_stable_prefix(&mut m.siblings, st, shown)
+                        && fold_stable_prefix(&mut m.siblings, st, shown, 2)
                     {
                         // Some are stable and not all: those folded.
                     } else if sequence
@@ -2216,7 +2271,8 @@ impl Commit<'_> {
                 delta: Some(note.ops.clone()),
                 positions: None,
             });
-            r.fold_if_long(meta, Some(expire_at));
+            let elements = shard.at(i).map_or(1, |e| e.value.elements());
+            r.fold_if_long(meta, Some((expire_at, elements)));
             drop(metas);
             if let Some(mut e) = shard.entry_mut(i) {
                 e.stamp = self.stamp;

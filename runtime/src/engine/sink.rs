@@ -19,6 +19,9 @@ pub enum Transition {
     ImportKeys = 2,
     /// The end of a snapshot from a region: `(base, every key it held)`.
     ImportEnd = 3,
+    /// What FLUSHALLs had removed beyond a snapshot's base, as its sender
+    /// knew: a `VersionVector`.
+    ImportFlushed = 4,
 }
 
 impl Transition {
@@ -28,6 +31,7 @@ impl Transition {
             1 => Some(Transition::Change),
             2 => Some(Transition::ImportKeys),
             3 => Some(Transition::ImportEnd),
+            4 => Some(Transition::ImportFlushed),
             _ => None,
         }
     }

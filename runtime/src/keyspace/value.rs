@@ -94,6 +94,18 @@ impl Value {
         }
     }
 
+    /// Elements a collection holds (fields, members, list elements); 1 for
+    /// a string or a document.
+    pub fn elements(&self) -> usize {
+        match self {
+            Value::Str(_) | Value::Doc(_) => 1,
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+            Value::List(l) => l.len(),
+        }
+    }
+
     /// True for a collection with no elements (Redis deletes such keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {

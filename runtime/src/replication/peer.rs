@@ -132,6 +132,9 @@ pub enum PeerMsg {
     SnapshotBegin {
         /// What the snapshot reflects at least.
         base: VersionVector,
+        /// What FLUSHALLs it applied removed beyond `base`: the receiver
+        /// may hold such versions, and no key of the snapshot would say so.
+        flushed: VersionVector,
     },
     /// Some keys of the snapshot.
     SnapshotKeys(Vec<KeyState>),
@@ -564,7 +567,10 @@ async fn send_snapshot(
     let started = Instant::now();
     let base = replica.applied();
     sender
-        .send(&PeerMsg::SnapshotBegin { base: base.clone() })
+        .send(&PeerMsg::SnapshotBegin {
+            base: base.clone(),
+            flushed: replica.flushed_beyond(),
+        })
         .await?;
     let mut keys = 0usize;
     for shard in 0..engine.keyspace().shard_count() {
@@ -643,8 +649,9 @@ async fn recv_loop<E: EngineRef>(
                 report = applied;
                 acks.applied.send_replace(replica.applied_of(peer));
             }
-            PeerMsg::SnapshotBegin { base } => {
+            PeerMsg::SnapshotBegin { base, flushed } => {
                 set_state(replica, peer, LinkState::Syncing);
+                engine.import_flushed(&flushed);
                 snapshot = Some((base, HashSet::new()));
             }
             PeerMsg::SnapshotKeys(keys) => {
