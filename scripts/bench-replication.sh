@@ -8,6 +8,9 @@
 #   3. GET/SET throughput vs redis-server with replication on (redis-benchmark
 #      against region 1, as scripts/bench-resp.sh does);
 #   4. memory per key at rest, 3 regions vs 1, and repl_pending_keys;
+#   5. hot keys: every region writes one key at once (INCR, LPUSH, SADD via
+#      redis-benchmark on each region together), then checks that the regions
+#      agree (DEBUG DIGEST) and that every increment counted;
 # then prints a summary table. docs/benchmarks.md explains the method.
 #
 #   scripts/bench-replication.sh                       # 50k writes/s for 10 s, 1M keys
@@ -15,7 +18,8 @@
 #
 # Settings (environment): RATE DURATION SAMPLE (1 write in SAMPLE is timed)
 # KEYS CLIENTS REQUESTS TESTS PIPELINES THREADS (Meridian workers)
-# LOAD_THREADS LANES CONNS BASE_PORT REDIS_PORT SYNC_TIMEOUT IDLE_WAIT PIN.
+# LOAD_THREADS LANES CONNS BASE_PORT REDIS_PORT SYNC_TIMEOUT IDLE_WAIT PIN
+# HOT_REQUESTS (per region and command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=lib/bench-common.sh
@@ -36,6 +40,7 @@ CONNS=${CONNS:-2}
 BASE_PORT=${BASE_PORT:-17380}
 SYNC_TIMEOUT=${SYNC_TIMEOUT:-300}
 IDLE_WAIT=${IDLE_WAIT:-30}
+HOT_REQUESTS=${HOT_REQUESTS:-100000}
 REGIONS=3
 
 bench_install_redis
@@ -178,6 +183,40 @@ echo "   bytes/key: 1 region $MEM1; 3 regions $MEM3 per region per key without t
 echo "   replication overhead: $OVERHEAD B per key per region at rest; the log holds another $LOG_PER_KEY B per key loaded"
 echo
 
+echo "== 4. hot keys: all $REGIONS regions write one key at once ($HOT_REQUESTS requests per region, -c $CLIENTS -P 1)"
+bench_start_cluster "$REGIONS"
+HOT=""
+for t in incr lpush sadd; do
+  pids=()
+  for p in "${PORTS[@]}"; do
+    $PIN_CLIENT redis-benchmark -p "$p" -t "$t" -n "$HOT_REQUESTS" -c "$CLIENTS" -P 1 -q >"$TMP/hot-$t-$p.txt" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || bench_die "redis-benchmark -t $t failed"; done
+  rate=$(cat "$TMP"/hot-"$t"-*.txt | tr '\r' '\n' | awk '/requests per second/ { s += $2 } END { printf "%.0f", s }')
+  echo "   $t: $rate requests/s over all regions"
+  HOT+="$t=$rate "
+done
+# Every region holds the same data, every increment counted once.
+deadline=$((SECONDS + SYNC_TIMEOUT))
+while :; do
+  mapfile -t DIGESTS < <(for p in "${PORTS[@]}"; do redis-cli -p "$p" debug digest; done)
+  lagging=0
+  for p in "${PORTS[@]}"; do [ "$(bench_max_ops_lag "$p")" = 0 ] || lagging=1; done
+  if [ "$lagging" = 0 ] && [ "$(printf '%s\n' "${DIGESTS[@]}" | sort -u | wc -l)" = 1 ]; then break; fi
+  [ "$SECONDS" -lt "$deadline" ] || bench_die "hot keys: regions disagree after ${SYNC_TIMEOUT}s: ${DIGESTS[*]}"
+  sleep 0.2
+done
+HOT_TOTAL=$((HOT_REQUESTS * REGIONS))
+for p in "${PORTS[@]}"; do
+  c=$(redis-cli -p "$p" get counter:__rand_int__)
+  [ "$c" = "$HOT_TOTAL" ] || bench_die "hot keys: region on port $p counted $c increments, expected $HOT_TOTAL"
+done
+HOT_PENDING=$(sum_info repl_pending_versions)
+echo "   regions agree; the counter reads $HOT_TOTAL everywhere; repl_pending_versions (all regions): $HOT_PENDING"
+stop_cluster
+echo
+
 # --- summary -----------------------------------------------------------------
 
 P50=$(result conv_p50_ms); P99=$(result conv_p99_ms); PMAX=$(result conv_max_ms)
@@ -204,4 +243,7 @@ echo "== summary (RATE=$RATE DURATION=${DURATION}s SAMPLE=1/$SAMPLE KEYS=$KEYS R
   printf "$F" "replication overhead B/key/region" "$OVERHEAD" "<= 16" "$(verdict "$OVERHEAD" 'x <= 16')"
   printf "$F" "repl log B/key loaded (bounded, all regions)" "$LOG_PER_KEY" "" ""
   printf "$F" "repl_pending_keys replicated / idle" "$PENDING_SYNCED / $PENDING_IDLE" "0 when idle" "$(verdict "$PENDING_IDLE" 'x == 0')"
+  for kv in $HOT; do
+    printf "$F" "hot key ${kv%%=*} req/s, all regions at once" "${kv#*=}" "" ""
+  done
 }
