@@ -27,7 +27,7 @@ use redis::{Connection, RedisResult};
 /// How long anything that should happen may take.
 const PATIENCE: Duration = Duration::from_secs(30);
 /// Convergence after heavy chaos: links may sit in reconnect backoff (up to
-/// 5 s) or a handshake timeout (10 s) when healed, then catch up on a debug
+/// 5 s) or a handshake timeout (5 s) when healed, then catch up on a debug
 /// build that shares two cores with the other tests (it has taken over 45 s
 /// while a build ran alongside).
 const SOAK_PATIENCE: Duration = Duration::from_secs(90);

@@ -75,7 +75,9 @@ impl LinkConfig {
             },
             codec: FrameCodec::default(),
             send_queue: 1024,
-            handshake_timeout: Duration::from_secs(10),
+            // A few round trips even between continents; a dial that hangs
+            // (a black-holed path) is retried this much sooner once healed.
+            handshake_timeout: Duration::from_secs(5),
         }
     }
 }
