@@ -171,6 +171,20 @@ impl Version {
                 .is_some_and(|ops| ops.iter().any(|op| matches!(op, DeltaOp::List(_))))
     }
 
+    /// The plain version that stands for the versions `view` was derived
+    /// from (a fold): their newest dot, the view's value and expiry, and a
+    /// list's positions.
+    fn standing_for(view: View) -> Version {
+        Version {
+            region: view.dot.0,
+            stamp: view.dot.1,
+            value: view.value,
+            expire_at: view.expire_at,
+            delta: None,
+            positions: view.positions.map(Vec::from),
+        }
+    }
+
     /// This list version's element positions, explicit or implicit.
     fn list_positions(&self, len: usize) -> Vec<Pos> {
         match &self.positions {
@@ -315,6 +329,23 @@ fn derived_view(versions: &[Version]) -> View {
         expire_at: expire,
         dot: last,
         positions,
+    }
+}
+
+/// A value as text that two regions holding the same data print alike (set
+/// and hash order is not part of a value), for tests to compare.
+#[cfg(test)]
+pub(crate) fn canonical(v: &Value) -> String {
+    match WireValue::of(v) {
+        WireValue::Set(mut m) => {
+            m.sort();
+            format!("{:?}", WireValue::Set(m))
+        }
+        WireValue::Hash(mut f) => {
+            f.sort();
+            format!("{:?}", WireValue::Hash(f))
+        }
+        other => format!("{other:?}"),
     }
 }
 
@@ -543,15 +574,7 @@ fn fold_stable_prefix(
             return false;
         }
     }
-    let folded = Version {
-        region: view.dot.0,
-        stamp: view.dot.1,
-        value: view.value,
-        expire_at: view.expire_at,
-        delta: None,
-        positions: view.positions.map(Vec::from),
-    };
-    siblings.splice(..k, [folded]);
+    siblings.splice(..k, [Version::standing_for(view)]);
     true
 }
 
@@ -1445,62 +1468,34 @@ impl Replica {
             }
             return Merged::default();
         }
+        // The shortcuts: the view takes `added` without a replay. Each says
+        // when it can (they take disjoint kinds of edits), touching nothing
+        // otherwise.
         if !removed
             && !promote
             && meta.derived
             && let Some(i) = index
-            && self.merge_doc_changes_in_place(shard, i, &meta, &added)
         {
-            meta.siblings.extend(added);
-            self.fold_if_long(
-                &mut meta,
-                shard.at(i).map(|e| (e.expire_at, e.value.elements())),
-            );
-            metas.insert(blob(key), meta);
-            return Merged {
-                changed: true,
-                list: false,
-            };
-        }
-        if !removed
-            && !promote
-            && meta.derived
-            && let Some(i) = index
-            && let Some(left) = merge_list_ops_in_place(shard, i, &mut meta, &added)
-        {
-            meta.siblings.extend(added);
-            if left == 0 {
-                // Concurrent pops emptied it: as `merge_derived` does.
-                shard.remove_at(i);
-                meta.list = None;
-            } else {
-                self.fold_if_long(
-                    &mut meta,
-                    shard.at(i).map(|e| (e.expire_at, e.value.elements())),
-                );
+            let list_left = merge_list_ops_in_place(shard, i, &mut meta, &added);
+            if list_left.is_some()
+                || self.merge_doc_changes_in_place(shard, i, &meta, &added)
+                || merge_deltas_in_place(shard, i, &meta.siblings, &added)
+            {
+                meta.siblings.extend(added);
+                if list_left == Some(0) {
+                    // Concurrent pops emptied it: as `merge_derived` does.
+                    shard.remove_at(i);
+                    meta.list = None;
+                } else {
+                    let shown = shard.at(i).map(|e| (e.expire_at, e.value.elements()));
+                    self.fold_if_long(&mut meta, shown);
+                }
+                metas.insert(blob(key), meta);
+                return Merged {
+                    changed: true,
+                    list: list_left.is_some_and(|n| n > 0),
+                };
             }
-            metas.insert(blob(key), meta);
-            return Merged {
-                changed: true,
-                list: left > 0,
-            };
-        }
-        if !removed
-            && !promote
-            && meta.derived
-            && let Some(i) = index
-            && merge_deltas_in_place(shard, i, &meta.siblings, &added)
-        {
-            meta.siblings.extend(added);
-            self.fold_if_long(
-                &mut meta,
-                shard.at(i).map(|e| (e.expire_at, e.value.elements())),
-            );
-            metas.insert(blob(key), meta);
-            return Merged {
-                changed: true,
-                list: false,
-            };
         }
         removed = removed || promote || !added.is_empty();
 
@@ -2073,15 +2068,7 @@ impl Replica {
                         // A list's positions live only in its versions, so
                         // it collapses into one base that carries them (and
                         // stays a derived view over it).
-                        let view = derived_view(&m.siblings);
-                        m.siblings = vec![Version {
-                            region: view.dot.0,
-                            stamp: view.dot.1,
-                            value: view.value,
-                            expire_at: view.expire_at,
-                            delta: None,
-                            positions: view.positions.map(Vec::from),
-                        }];
+                        m.siblings = vec![Version::standing_for(derived_view(&m.siblings))];
                     } else if collapsible {
                         m.siblings.clear();
                         m.derived = false;
@@ -2178,17 +2165,6 @@ impl Replica {
         shard: &mut Shard,
         now_ms: u64,
     ) -> Vec<String> {
-        let canonical = |v: &Value| match WireValue::of(v) {
-            WireValue::Set(mut m) => {
-                m.sort();
-                format!("{:?}", WireValue::Set(m))
-            }
-            WireValue::Hash(mut f) => {
-                f.sort();
-                format!("{:?}", WireValue::Hash(f))
-            }
-            other => format!("{other:?}"),
-        };
         let metas = self.metas[index].lock();
         let mut off = Vec::new();
         for (key, m) in metas.iter().filter(|(_, m)| m.derived) {

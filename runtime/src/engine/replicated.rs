@@ -347,7 +347,6 @@ mod tests {
 
     use super::*;
     use crate::clock::RegionId;
-    use crate::engine::change::WireValue;
     use crate::engine::keys::ExpireCondition;
     use crate::engine::replica::{Replica, ReplicaConfig};
     use crate::engine::strings::SetOptions;
@@ -623,19 +622,7 @@ mod tests {
                 .filter_map(|k| {
                     let mut t = self.regions[i].txn_one(k);
                     let e = t.peek(k).expect("peek")?;
-                    // Set and hash order is not part of the value (as in
-                    // Redis, and in the digests regions compare).
-                    let v = match WireValue::of(&e.value) {
-                        WireValue::Set(mut m) => {
-                            m.sort();
-                            format!("{:?}", WireValue::Set(m))
-                        }
-                        WireValue::Hash(mut f) => {
-                            f.sort();
-                            format!("{:?}", WireValue::Hash(f))
-                        }
-                        other => format!("{other:?}"),
-                    };
+                    let v = crate::engine::replica::canonical(&e.value);
                     Some((k.to_vec(), v, e.expire_at))
                 })
                 .collect();
