@@ -1194,9 +1194,19 @@ impl Replica {
         ctx: &VersionVector,
         now_ms: u64,
     ) -> usize {
-        let keys: Vec<Blob> = shard.dict().iter().map(|e| e.key.clone()).collect();
         let before = shard.len();
         let mut metas = self.metas[index].lock();
+        // Keys the side table holds without an entry (versions that show
+        // nothing yet, like a pop of an element whose push has not arrived)
+        // are keys too: what the flush covers goes from them as well.
+        let mut keys: Vec<Blob> = shard.dict().iter().map(|e| e.key.clone()).collect();
+        let shown: HashSet<&Blob> = keys.iter().collect();
+        let hidden: Vec<Blob> = metas
+            .keys()
+            .filter(|k| !shown.contains(k))
+            .cloned()
+            .collect();
+        keys.extend(hidden);
         let local = self.applied();
         for key in keys {
             self.merge_key(

@@ -1776,4 +1776,28 @@ mod tests {
         sim.assert_converged();
         assert_eq!(sim.get(0, "k1"), None);
     }
+
+    /// A FLUSHALL removes what it observed even where it shows nothing: a
+    /// pop that arrived without the list it popped from is a key of the side
+    /// table only, and a flush covering it removes it there too. (Found by
+    /// `any_interleaving_converges`: one region kept the pop and showed a
+    /// concurrent EXPIRE's list without its head, the others with it.)
+    #[test]
+    fn a_flushall_removes_what_it_observed_from_keys_that_show_nothing() {
+        use crate::engine::lists::End;
+        let mut sim = Sim::new(3);
+        sim.push(1, "q", End::Left, &["e0", "z"]);
+        sim.step(1, 0);
+        sim.step(1, 2);
+        assert_eq!(sim.lpop(0, "q").as_deref(), Some("z"));
+        sim.regions[1].txn_none().flush().expect("flush");
+        sim.regions[0].txn_none().flush().expect("flush");
+        // Concurrent with both flushes and the pop: the list as region 2
+        // saw it, written whole.
+        sim.expire_in(2, "q", 1_000_000);
+        sim.sync();
+        sim.assert_converged();
+        sim.assert_views_match_replays();
+        assert_eq!(sim.list(1, "q"), ["z", "e0"]);
+    }
 }
