@@ -467,6 +467,10 @@ mod tests {
                 .expect("set");
         }
 
+        fn flushall(&self, i: usize) {
+            self.regions[i].txn_none().flush().expect("flush");
+        }
+
         fn del(&self, i: usize, key: &str) {
             let mut t = self.regions[i].txn_one(key.as_bytes());
             t.delete(key.as_bytes()).expect("del");
@@ -1443,10 +1447,7 @@ mod tests {
         let mut sim = Sim::new(2);
         sim.set(0, "old", "1");
         sim.sync();
-        {
-            let mut t = sim.regions[1].txn_none();
-            t.flush().expect("flush");
-        }
+        sim.flushall(1);
         sim.set(0, "new", "2");
         sim.sync();
         sim.assert_converged();
@@ -1687,10 +1688,7 @@ mod tests {
                         let mut t = sim.regions[r].txn_one(key.as_bytes());
                         let _ = t.hincrby(key.as_bytes(), format!("f{f}").as_bytes(), by.into());
                     }
-                    Op::Flush(r) => {
-                        let mut t = sim.regions[r].txn_none();
-                        t.flush().expect("flush");
-                    }
+                    Op::Flush(r) => sim.flushall(r),
                     Op::Step(a, b) => {
                         if a != b {
                             sim.step(a, b);
@@ -1765,10 +1763,7 @@ mod tests {
         sim.set(0, "k0", "0");
         sim.incr(2, "k1", 5);
         snapshot(&mut sim, 2, 0);
-        {
-            let mut t = sim.regions[0].txn_none();
-            t.flush().expect("flush");
-        }
+        sim.flushall(0);
         sim.deliver(0, 1);
         snapshot(&mut sim, 1, 2);
         assert_eq!(sim.get(2, "k1"), None);
@@ -1790,8 +1785,8 @@ mod tests {
         sim.step(1, 0);
         sim.step(1, 2);
         assert_eq!(sim.lpop(0, "q").as_deref(), Some("z"));
-        sim.regions[1].txn_none().flush().expect("flush");
-        sim.regions[0].txn_none().flush().expect("flush");
+        sim.flushall(1);
+        sim.flushall(0);
         // Concurrent with both flushes and the pop: the list as region 2
         // saw it, written whole.
         sim.expire_in(2, "q", 1_000_000);
