@@ -6,17 +6,13 @@ use meridian_tests::TestServer;
 use meridian_tests::call::ok;
 use redis::Value;
 
-use crate::guests::wasm;
+use crate::guests::load_example;
 
 #[test]
 fn every_interface_answers_as_the_redis_command_it_mirrors() {
     let s = TestServer::start();
     let mut c = s.conn();
-    let name: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("api-check"))
-        .query(&mut c)
-        .expect("load api-check");
+    let name = load_example(&mut c, "api-check");
     assert_eq!(name, "api_check");
     for f in [
         "check_cache",
@@ -67,11 +63,7 @@ fn every_interface_answers_as_the_redis_command_it_mirrors() {
 fn guests_publish_to_resp_subscribers_on_namespaced_channels() {
     let s = TestServer::start();
     let mut c = s.conn();
-    let _: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("api-check"))
-        .query(&mut c)
-        .expect("load api-check");
+    load_example(&mut c, "api-check");
     let mut sub = s.conn();
     let mut pubsub = sub.as_pubsub();
     pubsub.subscribe("api_check:news").expect("subscribe");

@@ -13,6 +13,16 @@ pub fn wasm(name: &str) -> Vec<u8> {
     std::fs::read(wasm_path(name)).expect("read component")
 }
 
+/// FUNCTION LOAD of `bytes` over `c`: the library's name, or the error.
+pub fn function_load(c: &mut redis::Connection, bytes: &[u8]) -> redis::RedisResult<String> {
+    redis::cmd("FUNCTION").arg("LOAD").arg(bytes).query(c)
+}
+
+/// FUNCTION LOAD of example `name`, which must load: the library's name.
+pub fn load_example(c: &mut redis::Connection, name: &str) -> String {
+    function_load(c, &wasm(name)).unwrap_or_else(|e| panic!("FUNCTION LOAD {name}: {e}"))
+}
+
 /// A module config for example `name` served at `route` (edge modules).
 pub fn module(name: &str, route: Option<&str>) -> ModuleConfig {
     ModuleConfig {

@@ -12,7 +12,7 @@ use meridian_tests::TestServer;
 use meridian_tests::call::{err, ok};
 use redis::Value;
 
-use crate::guests::{get, http, module, server_with, try_get, wasm};
+use crate::guests::{get, http, load_example, module, server_with, try_get};
 
 fn hostile_server() -> TestServer {
     let mut m: ModuleConfig = module("hostile-guest", Some("/hostile"));
@@ -26,11 +26,7 @@ fn hostile_server() -> TestServer {
 }
 
 fn load_plugin(c: &mut redis::Connection) {
-    let name: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("hostile-guest"))
-        .query(c)
-        .expect("load hostile plugin");
+    let name = load_example(c, "hostile-guest");
     assert_eq!(name, "hostile");
 }
 

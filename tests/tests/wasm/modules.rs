@@ -9,7 +9,7 @@ use meridian_tests::call::{err, ok};
 use meridian_tests::{TempDir, TestServer};
 use serde_json::Value;
 
-use crate::guests::{Answer, get, http, try_request, wasm};
+use crate::guests::{Answer, get, http, load_example, try_request, wasm};
 
 const TOKEN: &str = "module-api-token-0123";
 
@@ -192,11 +192,7 @@ fn deployed_modules_and_deletes_survive_a_restart_with_persistence() {
     {
         let s = start();
         let mut c = s.conn();
-        let name: String = redis::cmd("FUNCTION")
-            .arg("LOAD")
-            .arg(wasm("leaderboard"))
-            .query(&mut c)
-            .expect("load");
+        let name = load_example(&mut c, "leaderboard");
         assert_eq!(name, "leaderboard");
         let a = s.metrics_addr().expect("admin");
         let hello = wasm("hello-edge");

@@ -5,11 +5,7 @@ use meridian_tests::TestServer;
 use meridian_tests::call::{err, line, ok, q};
 use redis::Value;
 
-use crate::guests::wasm;
-
-fn load(c: &mut redis::Connection, bytes: &[u8]) -> redis::RedisResult<String> {
-    redis::cmd("FUNCTION").arg("LOAD").arg(bytes).query(c)
-}
+use crate::guests::{function_load as load, wasm};
 
 #[test]
 fn leaderboard_scores_and_ranks_players_through_fcall() {

@@ -8,7 +8,7 @@ use meridian_tests::call::{line, q};
 use meridian_tests::{TestCluster, eventually};
 use redis::Value;
 
-use crate::guests::wasm;
+use crate::guests::{load_example, wasm};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -38,11 +38,7 @@ fn libraries(cluster: &TestCluster, i: usize) -> usize {
 fn a_library_loaded_in_one_region_runs_in_all_and_a_delete_anywhere_removes_it() {
     let cluster = TestCluster::start(3);
     let mut a = cluster.conn(0);
-    let name: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("leaderboard"))
-        .query(&mut a)
-        .expect("load");
+    let name = load_example(&mut a, "leaderboard");
     assert_eq!(name, "leaderboard");
     assert!(
         eventually(WAIT, || callable_everywhere(&cluster)),
@@ -58,11 +54,7 @@ fn a_library_loaded_in_one_region_runs_in_all_and_a_delete_anywhere_removes_it()
         .expect("delete");
     assert!(eventually(WAIT, || gone_everywhere(&cluster)));
     // Loaded again later (a newer write than the delete), it comes back.
-    let _: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("leaderboard"))
-        .query(&mut b)
-        .expect("load again");
+    load_example(&mut b, "leaderboard");
     assert!(eventually(WAIT, || callable_everywhere(&cluster)));
     // FUNCTION FLUSH in region 2 flushes every region.
     let mut c = cluster.conn(2);
@@ -78,11 +70,7 @@ fn a_library_loaded_in_one_region_runs_in_all_and_a_delete_anywhere_removes_it()
 fn a_region_restarted_empty_gets_the_modules_back_from_its_peers() {
     let cluster = TestCluster::start(3);
     let mut a = cluster.conn(0);
-    let _: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("leaderboard"))
-        .query(&mut a)
-        .expect("load");
+    load_example(&mut a, "leaderboard");
     assert!(eventually(WAIT, || callable_everywhere(&cluster)));
     cluster.restart(2);
     assert!(
@@ -106,11 +94,7 @@ fn a_component_a_peer_cannot_load_does_not_break_the_link() {
     let cluster = TestCluster::start(2);
     let shared = cluster.shared(1);
     let mut b = cluster.conn(1);
-    let _: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("leaderboard"))
-        .query(&mut b)
-        .expect("load");
+    load_example(&mut b, "leaderboard");
     // Region 0 deploys an edge module; region 1 loads it.
     let a0 = cluster.shared(0);
     a0.wasm

@@ -9,7 +9,7 @@ use meridian::wasm::TriggerConfig;
 use meridian_tests::call::ok;
 use meridian_tests::{TestServer, eventually};
 
-use crate::guests::wasm;
+use crate::guests::load_example;
 
 fn trigger(channel: &str, function: &str) -> TriggerConfig {
     TriggerConfig {
@@ -31,11 +31,7 @@ fn a_trigger_calls_its_function_for_each_matching_message_in_order() {
     });
     let mut c = s.conn();
     // The library arrives after start: triggers look it up per message.
-    let name: String = redis::cmd("FUNCTION")
-        .arg("LOAD")
-        .arg(wasm("api-check"))
-        .query(&mut c)
-        .expect("load api-check");
+    let name = load_example(&mut c, "api-check");
     assert_eq!(name, "api_check");
 
     for (channel, payload) in [
