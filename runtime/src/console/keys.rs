@@ -232,6 +232,26 @@ pub struct Detail {
     pub origin: Option<Origin>,
 }
 
+/// A collection of `len` elements: whole (`whole key`) if it has at most
+/// [`MAX_ELEMENTS`], else the first page of `scan key 0 COUNT limit`.
+async fn whole_or_first_page(
+    link: &mut RespLink,
+    len: i64,
+    whole: &[u8],
+    scan: &[u8],
+    key: &[u8],
+    limit: &[u8],
+) -> Result<Frame, KeysError> {
+    if len as usize <= MAX_ELEMENTS {
+        return ok(link.call(&[whole, key]).await?);
+    }
+    let r = ok(link.call(&[scan, key, b"0", b"COUNT", limit]).await?)?;
+    Ok(items(&r)
+        .get(1)
+        .cloned()
+        .unwrap_or(Frame::Array(Vec::new())))
+}
+
 /// Reads `key` through `link`.
 pub async fn detail(shared: &Shared, link: &mut RespLink, key: &[u8]) -> Result<Detail, KeysError> {
     let first = link
@@ -267,15 +287,7 @@ pub async fn detail(shared: &Shared, link: &mut RespLink, key: &[u8]) -> Result<
         }
         "hash" => {
             let len = int(&ok(link.call(&[b"HLEN", key]).await?)?).unwrap_or(0);
-            let fields = if len as usize <= MAX_ELEMENTS {
-                ok(link.call(&[b"HGETALL", key]).await?)?
-            } else {
-                let r = ok(link.call(&[b"HSCAN", key, b"0", b"COUNT", limit]).await?)?;
-                items(&r)
-                    .get(1)
-                    .cloned()
-                    .unwrap_or(Frame::Array(Vec::new()))
-            };
+            let fields = whole_or_first_page(link, len, b"HGETALL", b"HSCAN", key, limit).await?;
             let pairs: Vec<Json> = match &fields {
                 Frame::Map(m) => m.iter().map(|(f, v)| json!([text(f), text(v)])).collect(),
                 other => items(other)
@@ -288,15 +300,7 @@ pub async fn detail(shared: &Shared, link: &mut RespLink, key: &[u8]) -> Result<
         }
         "set" => {
             let len = int(&ok(link.call(&[b"SCARD", key]).await?)?).unwrap_or(0);
-            let members = if len as usize <= MAX_ELEMENTS {
-                ok(link.call(&[b"SMEMBERS", key]).await?)?
-            } else {
-                let r = ok(link.call(&[b"SSCAN", key, b"0", b"COUNT", limit]).await?)?;
-                items(&r)
-                    .get(1)
-                    .cloned()
-                    .unwrap_or(Frame::Array(Vec::new()))
-            };
+            let members = whole_or_first_page(link, len, b"SMEMBERS", b"SSCAN", key, limit).await?;
             let mut v: Vec<String> = items(&members).iter().filter_map(text).collect();
             v.sort();
             let shown = v.len();
