@@ -190,18 +190,11 @@ impl Console {
         if let Some((_, s)) = self.session_of(req) {
             return json(StatusCode::OK, &whoami(&self.shared, &s.user));
         }
-        match self
+        let outcome = self
             .sessions
             .login(&self.shared, peer, self.local, None)
-            .await
-        {
-            Ok((token, s)) => {
-                let mut r = json(StatusCode::OK, &whoami(&self.shared, &s.user));
-                set_cookie(&mut r, &Sessions::cookie(&token));
-                r
-            }
-            Err(e) => login_error(e),
-        }
+            .await;
+        login_reply(&self.shared, outcome)
     }
 
     async fn login(&self, req: Request<Incoming>, peer: SocketAddr) -> Reply {
@@ -210,18 +203,11 @@ impl Console {
             Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
         };
         let creds = Some((body.username.as_str(), body.password.as_str()));
-        match self
+        let outcome = self
             .sessions
             .login(&self.shared, peer, self.local, creds)
-            .await
-        {
-            Ok((token, s)) => {
-                let mut r = json(StatusCode::OK, &whoami(&self.shared, &s.user));
-                set_cookie(&mut r, &Sessions::cookie(&token));
-                r
-            }
-            Err(e) => login_error(e),
-        }
+            .await;
+        login_reply(&self.shared, outcome)
     }
 }
 
@@ -239,7 +225,16 @@ fn set_cookie(r: &mut Reply, value: &str) {
     }
 }
 
-fn login_error(e: LoginError) -> Reply {
+/// A login's answer: who is logged in with the session's cookie, or why not.
+fn login_reply(shared: &Shared, outcome: Result<(String, Arc<Session>), LoginError>) -> Reply {
+    let e = match outcome {
+        Ok((token, s)) => {
+            let mut r = json(StatusCode::OK, &whoami(shared, &s.user));
+            set_cookie(&mut r, &Sessions::cookie(&token));
+            return r;
+        }
+        Err(e) => e,
+    };
     let status = match &e {
         LoginError::Refused(_) | LoginError::Required => StatusCode::UNAUTHORIZED,
         LoginError::Full => StatusCode::SERVICE_UNAVAILABLE,
