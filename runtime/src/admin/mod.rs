@@ -175,6 +175,13 @@ pub async fn route(shared: Arc<Shared>, req: Request<Incoming>) -> AdminResponse
     }
 }
 
+/// True if `path` is `prefix` itself or a path below it (`prefix/…`), not
+/// merely one that starts with the same letters.
+pub(crate) fn path_is_under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// A plain-text answer.
 pub fn text(status: StatusCode, body: String) -> AdminResponse {
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -202,12 +209,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn get(addr: std::net::SocketAddr, path: &str) -> String {
-        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.expect("read");
-        out
+        get_with(addr, path, "").await
     }
 
     #[tokio::test]

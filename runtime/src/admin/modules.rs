@@ -34,10 +34,7 @@ pub const PREFIX: &str = "/v1/modules";
 
 /// True if `path` is this API's.
 pub fn owns(path: &str) -> bool {
-    path == PREFIX
-        || path
-            .strip_prefix(PREFIX)
-            .is_some_and(|rest| rest.starts_with('/'))
+    super::path_is_under(path, PREFIX)
 }
 
 /// A JSON error with a stable `code` for programs and a message for people.

@@ -20,10 +20,7 @@ pub const PREFIX: &str = "/ui/api/modules";
 
 /// True if `path` is the console's module API.
 pub fn owns(path: &str) -> bool {
-    path == PREFIX
-        || path
-            .strip_prefix(PREFIX)
-            .is_some_and(|r| r.starts_with('/'))
+    crate::admin::path_is_under(path, PREFIX)
 }
 
 /// The RESP command whose permission a console request needs: listing
