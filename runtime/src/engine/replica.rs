@@ -474,14 +474,14 @@ fn merge_deltas_in_place(
         return false;
     }
     let ops = || order.iter().flat_map(|v| v.delta.iter().flatten());
-    let increments: i128 = ops()
-        .map(|op| match op {
-            DeltaOp::Incr(n) => i128::from(*n),
-            _ => 0,
+    // Their sum, if any are increments.
+    let increments: Option<i128> = ops()
+        .filter_map(|op| match op {
+            DeltaOp::Incr(n) => Some(i128::from(*n)),
+            _ => None,
         })
-        .sum();
-    let has_increments = ops().any(|op| matches!(op, DeltaOp::Incr(_)));
-    if has_increments {
+        .reduce(|a, b| a + b);
+    if let Some(increments) = increments {
         let Value::Str(s) = &e.value else {
             // Skipped by the replay too, but leave kind mismatches to it.
             return false;
