@@ -33,7 +33,9 @@
 //! A sender keeps at most [`WINDOW_BYTES`] of changes unacknowledged on the
 //! wire. Without that bound a catch-up stream fills every buffer between
 //! the regions (queue, sockets, proxies) and whatever the other side sends
-//! back — acknowledgements included — waits behind seconds of work.
+//! back — acknowledgements included — waits behind seconds of work. While
+//! its window is full a sender still sends an `Ack` every [`STATUS_EVERY`],
+//! so the stream never falls silent (see `send_loop`).
 //!
 //! Global locks' votes ([`PeerMsg::Lock`]) share the link: while a session
 //! runs, the region's lock service may queue votes and answers for this peer,
@@ -498,8 +500,24 @@ async fn send_loop<E: EngineRef>(
     loop {
         window.acked(*acked.borrow_and_update());
         if window.is_full() {
-            if acked.changed().await.is_err() {
-                return Ok(());
+            tokio::select! {
+                changed = acked.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
+                // The stream must not fall silent while we wait: a peer
+                // stuck inside a frame that was garbled on the way can
+                // never acknowledge, and only more bytes let it see the
+                // garbage and drop the link (two such peers would otherwise
+                // wait for each other for good).
+                _ = tokio::time::sleep(STATUS_EVERY) => {
+                    sender
+                        .send_urgent(&PeerMsg::Ack {
+                            ack: replica.applied_of(peer),
+                        })
+                        .await?;
+                }
             }
             continue;
         }
