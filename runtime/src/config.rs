@@ -79,6 +79,12 @@ pub struct Config {
     pub metrics_port: Option<u16>,
     /// Active-active replication with other regions; absent = one region.
     pub replication: Option<ReplicationConfig>,
+    /// Seconds a replication link may receive nothing before it is dropped
+    /// and dialled again (Redis's `repl-timeout`). A live peer sends at
+    /// least a status every 100 ms, so this much silence means a stopped
+    /// peer or a path that swallows traffic without resetting the
+    /// connection, which TCP alone notices only after many minutes.
+    pub repl_timeout: u64,
     /// In-region sharding: this region's nodes and their hash slots;
     /// absent = this node holds every key.
     pub cluster: Option<ClusterConfig>,
@@ -245,6 +251,9 @@ pub struct ClusterNodeConfig {
     pub slots: Vec<String>,
 }
 
+/// Default `repl-timeout`, in seconds: a hundred status intervals.
+pub const DEFAULT_REPL_TIMEOUT_SECS: u64 = 10;
+
 /// Default bound of the change log.
 pub const DEFAULT_LOG_SIZE: u64 = 64 * 1024 * 1024;
 
@@ -287,6 +296,7 @@ impl Default for Config {
             max_module_size: 32 * 1024 * 1024,
             triggers: Vec::new(),
             busy_reply_threshold: crate::scripting::control::DEFAULT_BUSY_REPLY_THRESHOLD_MS,
+            repl_timeout: DEFAULT_REPL_TIMEOUT_SECS,
             dir: None,
             dbfilename: "dump.msnap".into(),
             appendfilename: "appendonly.maof".into(),

@@ -128,6 +128,7 @@ impl LocalCluster {
             material: self.materials[i].clone(),
             peers,
             log_bytes: DEFAULT_LOG_SIZE as usize,
+            idle_timeout: std::time::Duration::from_secs(self.config(i).repl_timeout),
         };
         crate::server::start_with(self.config(i), Some(setup)).await
     }

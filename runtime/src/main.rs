@@ -155,6 +155,10 @@ struct Settings {
     /// SCRIPT KILL is accepted (Redis's lua-time-limit).
     #[arg(long, alias = "lua-time-limit")]
     busy_reply_threshold: Option<u64>,
+    /// Seconds a replication link may receive nothing before it is dropped
+    /// and dialled again (Redis's repl-timeout)
+    #[arg(long)]
+    repl_timeout: Option<u64>,
     /// Data directory for the snapshot and append log; persistence is off
     /// unless it is set.
     #[arg(long)]
@@ -216,6 +220,7 @@ impl Settings {
             log,
             threads,
             busy_reply_threshold,
+            repl_timeout,
             dbfilename,
             appendfilename,
             appendonly,

@@ -424,6 +424,7 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
                     })
                     .collect(),
                 log_bytes: r.log_size as usize,
+                idle_timeout: Duration::from_secs(config.repl_timeout),
             })
         }
     };

@@ -613,6 +613,52 @@ fn a_partitioned_region_catches_up_and_no_acknowledged_write_is_lost() {
     }
 }
 
+/// A path that swallows traffic without closing the connection (a black
+/// hole) is noticed after `repl-timeout`: both ends drop the link and dial
+/// again, rather than showing it up while nothing flows. Once the path
+/// heals, the regions converge.
+#[test]
+fn a_silent_link_is_dropped_after_repl_timeout_and_redialled() {
+    let cluster = TestCluster::start_with(2, |c| c.repl_timeout = 1);
+    set(&mut cluster.conn(0), "before", "1");
+    everywhere(&cluster, "before", |c| {
+        get(c, "before").as_deref() == Some("1")
+    });
+    let link = cluster.link(0, 1);
+    let dialled = link.accepted();
+
+    link.drop_traffic();
+    set(&mut cluster.conn(0), "during", "1");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let states: Vec<String> = (0..2).map(|i| cluster.peers(i)[0].state.clone()).collect();
+        if states.iter().all(|s| s != "up") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a link that carried nothing for 15 s (repl-timeout 1 s) still shows {states:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    // The dialling region tries again (into the same black hole).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while link.accepted() == dialled {
+        assert!(
+            Instant::now() < deadline,
+            "no new dial after the link went silent"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+
+    link.pass();
+    cluster.wait_converged(PATIENCE);
+    assert_eq!(get(&mut cluster.conn(1), "during").as_deref(), Some("1"));
+    for i in 0..2 {
+        assert_eq!(cluster.peers(i)[0].state, "up", "region {i} after healing");
+    }
+}
+
 /// WAIT counts the regions that applied this region's writes: both others
 /// while all links are up, only the reachable one while a region is cut off
 /// (after the timeout), and both again once the link heals.

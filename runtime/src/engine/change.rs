@@ -6,6 +6,9 @@
 //! deciding what a change does to a key is `replica`'s job, and framing and
 //! encoding is the replication transport's.
 
+use std::cell::RefCell;
+
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -72,6 +75,27 @@ pub enum KeyOp {
         /// The message.
         message: ByteBuf,
     },
+}
+
+impl Change {
+    /// The change in its wire and log form (MessagePack), in one allocation
+    /// of its exact size: every local write pays for this, and a growing
+    /// `Vec` would reallocate several times for a small one.
+    pub fn encode(&self) -> Result<Bytes, rmp_serde::encode::Error> {
+        thread_local! {
+            static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            rmp_serde::encode::write(buf, self)?;
+            let bytes = Bytes::copy_from_slice(buf);
+            // A huge change (a large value) does not pin its buffer.
+            if buf.capacity() > 64 * 1024 {
+                *buf = Vec::new();
+            }
+            Ok(bytes)
+        })
+    }
 }
 
 impl KeyOp {

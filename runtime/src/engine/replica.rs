@@ -93,7 +93,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::change::DeltaOp;
@@ -2366,9 +2365,8 @@ impl Commit<'_> {
             ctx: self.ctx,
             ops: self.ops,
         };
-        match rmp_serde::to_vec(&change) {
+        match change.encode() {
             Ok(bytes) => {
-                let bytes = Bytes::from(bytes);
                 r.log.append(change.stamp.0, bytes.clone());
                 r.raise(r.me, change.stamp.0);
                 r.changes_logged.fetch_add(1, Ordering::Relaxed);

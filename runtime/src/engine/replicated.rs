@@ -138,7 +138,7 @@ impl Engine {
         }
         replica.finish_apply(change);
         if let Some(sink) = replica.sink() {
-            match rmp_serde::to_vec(change) {
+            match change.encode() {
                 Ok(bytes) => sink.record(Transition::Change, &bytes),
                 Err(e) => tracing::error!(error = %e, "cannot encode a change; not persisted"),
             }

@@ -70,6 +70,10 @@ pub enum LinkError {
     /// The name to dial is not a valid TLS server name (DNS name or IP).
     #[error("invalid TLS server name {0:?}")]
     InvalidServerName(String),
+    /// Nothing arrived for this long: the peer stopped, or the path drops
+    /// traffic without closing the connection.
+    #[error("peer silent for {0:?}")]
+    Silent(std::time::Duration),
     /// The link's writer has stopped (the link failed or was closed).
     #[error("link closed")]
     Closed,

@@ -17,7 +17,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ServerConfig};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
@@ -37,6 +37,10 @@ const HELLO_MAX_FRAME: u32 = 4096;
 const URGENT_QUEUE: usize = 64;
 
 type Stream = TlsStream<TcpStream>;
+
+/// Bytes of small frames gathered before they go to TLS (a TLS record holds
+/// at most 16 KiB).
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// The first frame each side sends: who it is and what it speaks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +66,10 @@ pub struct LinkConfig {
     /// Limit on TCP connect + TLS handshake + `Hello` exchange, so a peer
     /// that connects and goes silent cannot hold a slot forever.
     pub handshake_timeout: Duration,
+    /// A link that receives no frame for this long fails with
+    /// [`LinkError::Silent`]. The protocol above must send something more
+    /// often than this (replication sends a status every 100 ms).
+    pub idle_timeout: Duration,
 }
 
 impl LinkConfig {
@@ -78,6 +86,7 @@ impl LinkConfig {
             // A few round trips even between continents; a dial that hangs
             // (a black-holed path) is retried this much sooner once healed.
             handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(crate::config::DEFAULT_REPL_TIMEOUT_SECS),
         }
     }
 }
@@ -212,6 +221,7 @@ where
             },
             receiver: LinkReceiver {
                 read,
+                idle_timeout: cfg.idle_timeout,
                 codec: cfg.codec,
                 peer: peer.region_name.clone(),
                 _msg: PhantomData,
@@ -270,6 +280,7 @@ impl<M: Serialize> LinkSender<M> {
 /// drop the link.
 pub struct LinkReceiver<M> {
     read: ReadHalf<Stream>,
+    idle_timeout: Duration,
     codec: FrameCodec,
     peer: String,
     _msg: PhantomData<fn() -> M>,
@@ -277,8 +288,16 @@ pub struct LinkReceiver<M> {
 
 impl<M: DeserializeOwned> LinkReceiver<M> {
     /// The next message; `Ok(None)` when the peer closed the link cleanly.
+    /// [`LinkError::Silent`] if nothing arrives within the idle timeout (the
+    /// stream is then out of step, like after any error).
     pub async fn recv(&mut self) -> Result<Option<M>, LinkError> {
-        let result = self.codec.read_frame(&mut self.read).await;
+        let result =
+            match tokio::time::timeout(self.idle_timeout, self.codec.read_frame(&mut self.read))
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(LinkError::Silent(self.idle_timeout)),
+            };
         match &result {
             Err(e) => warn!(peer = %self.peer, error = %e, "replication link dropped"),
             Ok(None) => debug!(peer = %self.peer, "replication link closed by peer"),
@@ -292,11 +311,14 @@ impl<M: DeserializeOwned> LinkReceiver<M> {
 /// than per frame. Ends when every sender is gone (closing TLS cleanly) or on
 /// a write error.
 async fn write_loop(
-    mut w: WriteHalf<Stream>,
+    w: WriteHalf<Stream>,
     mut urgent: mpsc::Receiver<Vec<u8>>,
     mut queue: mpsc::Receiver<Vec<u8>>,
     peer: String,
 ) {
+    // Small frames of one burst share TLS records and syscalls; a frame
+    // larger than the buffer goes straight through.
+    let mut w = BufWriter::with_capacity(WRITE_BUFFER, w);
     let result: std::io::Result<()> = async {
         loop {
             let frame = tokio::select! {

@@ -8,13 +8,17 @@
 //! ([`FellBehind`]) and must be caught up another way (a snapshot). Memory
 //! therefore never grows with a slow or absent peer.
 //!
+//! Appending is on every replicated write's path, so waking readers costs
+//! nothing unless one is actually waiting (see [`DeltaLog::appended_after`]).
+//!
 //! This module knows nothing about what the bytes mean.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// The reader asked for changes after a position the log no longer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +44,11 @@ struct Inner {
 pub struct DeltaLog {
     inner: Mutex<Inner>,
     max_bytes: usize,
-    head: watch::Sender<u64>,
+    /// The newest position appended.
+    head: AtomicU64,
+    /// Set by a reader about to sleep; an append that clears it wakes them.
+    waiting: AtomicBool,
+    appended: Notify,
 }
 
 /// What a log entry costs beyond its bytes (deque slot, `Bytes` header).
@@ -56,7 +64,9 @@ impl DeltaLog {
                 trimmed_through: 0,
             }),
             max_bytes: max_bytes.max(1),
-            head: watch::Sender::new(0),
+            head: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            appended: Notify::new(),
         }
     }
 
@@ -81,7 +91,29 @@ impl DeltaLog {
             }
         }
         drop(g);
-        self.head.send_replace(pos);
+        // SeqCst pairs with `appended_after`: either the reader sees this
+        // head, or this swap sees its flag (and its waiter is registered).
+        self.head.store(pos, Ordering::SeqCst);
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            self.appended.notify_waiters();
+        }
+    }
+
+    /// Completes once the log's head is past `pos` (at once if it already
+    /// is). Cancel-safe.
+    pub async fn appended_after(&self, pos: u64) {
+        loop {
+            let notified = self.appended.notified();
+            tokio::pin!(notified);
+            // Registered before the flag is raised, so the append that
+            // clears the flag wakes this waiter.
+            notified.as_mut().enable();
+            self.waiting.store(true, Ordering::SeqCst);
+            if self.head.load(Ordering::SeqCst) > pos {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Up to `max_bytes` (at least one change, if any) of changes after `after`,
@@ -158,12 +190,7 @@ impl DeltaLog {
 
     /// The newest position appended (0 before the first).
     pub fn head(&self) -> u64 {
-        *self.head.borrow()
-    }
-
-    /// A receiver that changes whenever a change is appended.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
+        self.head.load(Ordering::SeqCst)
     }
 }
 
@@ -238,6 +265,26 @@ mod tests {
         }
         assert_eq!(log.read_after(0, 25).unwrap().len(), 2);
         assert_eq!(log.read_after(0, 1).unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_reader_wakes_on_the_next_append() {
+        let log = std::sync::Arc::new(DeltaLog::new(1 << 20));
+        log.append(1, b("a"));
+        // Already past: no wait.
+        log.appended_after(0).await;
+        for p in 2..=50 {
+            let waiter = tokio::spawn({
+                let log = log.clone();
+                async move { log.appended_after(p - 1).await }
+            });
+            tokio::task::yield_now().await;
+            log.append(p, b("b"));
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+                .await
+                .expect("woken by the append")
+                .expect("waiter ran");
+        }
     }
 
     #[test]

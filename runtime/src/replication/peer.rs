@@ -75,6 +75,17 @@ use crate::locks::ports::PORT_QUEUE;
 
 /// How often an idle link reports its applied vector.
 pub const STATUS_EVERY: Duration = Duration::from_millis(100);
+/// How long an acknowledgement may wait for more batches to cover. Under
+/// load a link applies thousands of small batches a second; acknowledging
+/// each cost both regions a frame, a syscall and a wake-up. This delay is
+/// small beside [`WINDOW_BYTES`]' worth of transfer, so the window never
+/// waits for it long.
+const ACK_DELAY: Duration = Duration::from_millis(2);
+/// How long changes may wait to join a batch when the link sent one just
+/// before (see `send_loop`); an idle link sends at once.
+const LINGER: Duration = Duration::from_millis(1);
+/// Changes that make a batch worth sending without lingering.
+const LINGER_CHANGES: usize = 512;
 /// Bytes of changes per batch.
 const BATCH_BYTES: usize = 256 << 10;
 /// Frames queued per link: with [`BATCH_BYTES`], a few MiB at most wait for a
@@ -186,6 +197,9 @@ pub struct ReplicationSetup {
     pub peers: Vec<PeerSpec>,
     /// Bound of the change log in bytes.
     pub log_bytes: usize,
+    /// A link that receives nothing for this long is dropped and dialled
+    /// again (`repl-timeout`).
+    pub idle_timeout: Duration,
 }
 
 /// Anything that gives access to the region's engine (the server's shared
@@ -235,6 +249,7 @@ pub fn spawn<E: EngineRef>(
     let mut cfg = LinkConfig::new(me.0, setup.name.clone());
     cfg.codec = FrameCodec::new(MAX_FRAME);
     cfg.send_queue = SEND_QUEUE;
+    cfg.idle_timeout = setup.idle_timeout;
     let server = setup.material.server_config()?;
     let client = setup.material.client_config()?;
     let mut tasks = Vec::new();
@@ -391,13 +406,15 @@ async fn run_session<E: EngineRef>(
     set_state(replica, peer, LinkState::Down);
 }
 
-/// Sends the newest applied position of the peer's changes each time it
-/// moves, skipping the ones it overtook while the link was busy.
+/// Sends the newest applied position of the peer's changes once it moves,
+/// at most once per [`ACK_DELAY`]: one acknowledgement covers every batch
+/// applied meanwhile.
 async fn send_acks(
     mut applied: watch::Receiver<u64>,
     sender: LinkSender<PeerMsg>,
 ) -> Result<(), SessionError> {
     while applied.changed().await.is_ok() {
+        tokio::time::sleep(ACK_DELAY).await;
         let ack = *applied.borrow_and_update();
         sender.send_urgent(&PeerMsg::Ack { ack }).await?;
     }
@@ -481,7 +498,6 @@ async fn send_loop<E: EngineRef>(
     };
     let me = replica.me();
     let log = replica.log();
-    let mut head = log.subscribe();
     // A peer that restarted has lost everything, its own changes included;
     // only a snapshot gives those back. So does one that fell off our log.
     let restarted = match replica.peer(peer) {
@@ -497,6 +513,7 @@ async fn send_loop<E: EngineRef>(
     let mut snapshot = log.fell_behind(pos) || restarted || forgot;
     let mut last_status = Instant::now() - STATUS_EVERY;
     let mut window = Window::default();
+    let mut last_batch = Instant::now() - LINGER;
     loop {
         window.acked(*acked.borrow_and_update());
         if window.is_full() {
@@ -525,6 +542,14 @@ async fn send_loop<E: EngineRef>(
             pos = send_snapshot(engine, &sender, peer).await?;
             snapshot = false;
         }
+        // Under load, a link sends at most one small batch per LINGER: each
+        // frame costs both regions a syscall and a wake-up, and thousands
+        // of frames of a few changes each cost more than the changes.
+        if let Some(rest) = LINGER.checked_sub(last_batch.elapsed())
+            && (1..LINGER_CHANGES).contains(&log.pending_after(pos).0)
+        {
+            tokio::time::sleep(rest).await;
+        }
         let applied = replica.applied();
         match log.read_after(pos, BATCH_BYTES) {
             Err(behind) => {
@@ -537,6 +562,7 @@ async fn send_loop<E: EngineRef>(
                 let caught_up = last >= applied.get(me);
                 pos = last;
                 window.sent(last, batch.iter().map(|(_, b)| b.len()).sum());
+                last_batch = Instant::now();
                 sender
                     .send(&PeerMsg::Changes {
                         changes: batch.into_iter().map(|(_, b)| RawChange(b)).collect(),
@@ -562,10 +588,11 @@ async fn send_loop<E: EngineRef>(
             }
         }
         tokio::select! {
-            changed = head.changed() => {
-                if changed.is_err() {
-                    return Ok(());
-                }
+            () = log.appended_after(pos) => {
+                // Let the clients that are ready run first: their writes
+                // then leave in this one batch instead of a frame (and a
+                // syscall) each. On an idle server this returns at once.
+                tokio::task::yield_now().await;
             }
             _ = tokio::time::sleep(STATUS_EVERY) => {}
         }
