@@ -714,6 +714,20 @@ pub(crate) struct KeyMeta {
     list: Option<ListCache>,
 }
 
+/// Side-table slots a shard keeps however few records it holds.
+const META_SLOTS: usize = 64;
+
+/// Gives back the slots of a side table that once held far more records
+/// than it does now. A snapshot import gives every key a record until it is
+/// collected, and a `HashMap` keeps its peak capacity: after a region
+/// rejoined, that was ~270 bytes per key for good.
+fn release_slack(metas: &mut HashMap<Blob, KeyMeta>) {
+    let keep = (metas.len() * 2).max(META_SLOTS);
+    if metas.capacity() > 2 * keep {
+        metas.shrink_to(keep);
+    }
+}
+
 /// The positions of a list's shown elements, head first, for the entry
 /// whose dot is `dot`.
 #[derive(Debug)]
@@ -2010,8 +2024,12 @@ impl Replica {
         stable: Option<&VersionVector>,
         now_ms: u64,
     ) {
-        if self.metas[index].lock().is_empty() {
-            return;
+        {
+            let mut metas = self.metas[index].lock();
+            if metas.is_empty() {
+                release_slack(&mut metas);
+                return;
+            }
         }
         self.promote_all(index, shard, now_ms);
         let local = self.applied();
@@ -2107,6 +2125,7 @@ impl Replica {
             }
             !m.is_empty()
         });
+        release_slack(&mut metas);
         drop(metas);
         let mut fc = self.flush_cloud.lock();
         if !fc.is_empty() {
@@ -2153,6 +2172,12 @@ impl Replica {
     /// Versions and removal records held beside the keyspace (INFO).
     pub fn side_table_len(&self) -> usize {
         self.metas.iter().map(|m| m.lock().len()).sum()
+    }
+
+    /// Slots the side table has allocated, held records or not.
+    #[cfg(test)]
+    pub(crate) fn side_table_slots(&self) -> usize {
+        self.metas.iter().map(|m| m.lock().capacity()).sum()
     }
 
     /// Versions held beside the keyspace, over all keys (INFO): what a hot

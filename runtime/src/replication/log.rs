@@ -53,6 +53,8 @@ pub struct DeltaLog {
 
 /// What a log entry costs beyond its bytes (deque slot, `Bytes` header).
 const ENTRY_OVERHEAD: usize = 48;
+/// Deque slots kept however empty the log gets.
+const MIN_SLOTS: usize = 1024;
 
 impl DeltaLog {
     /// An empty log holding at most about `max_bytes` of changes.
@@ -152,6 +154,13 @@ impl DeltaLog {
                 g.bytes -= b.len() + ENTRY_OVERHEAD;
                 g.trimmed_through = p;
             }
+        }
+        // A burst (a bulk load) grows the deque to hundreds of thousands of
+        // slots; once peers caught up, give them back rather than keep
+        // 40 bytes per slot of the peak for good.
+        let keep = (g.entries.len() * 2).max(MIN_SLOTS);
+        if g.entries.capacity() > 2 * keep {
+            g.entries.shrink_to(keep);
         }
     }
 
@@ -255,6 +264,18 @@ mod tests {
         assert!(!log.fell_behind(3));
         assert_eq!(log.read_after(3, 1 << 20).unwrap().len(), 1);
         assert_eq!(log.bytes(), ENTRY_OVERHEAD + 2);
+    }
+
+    #[test]
+    fn a_drained_log_gives_back_the_slots_of_its_peak() {
+        let log = DeltaLog::new(1 << 30);
+        for p in 1..=100_000 {
+            log.append(p, b("x"));
+        }
+        log.trim_through(100_000);
+        assert!(log.inner.lock().entries.capacity() <= 2 * MIN_SLOTS);
+        log.append(100_001, b("y"));
+        assert_eq!(log.read_after(100_000, 1 << 20).unwrap().len(), 1);
     }
 
     #[test]
