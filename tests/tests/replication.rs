@@ -620,6 +620,8 @@ fn a_partitioned_region_catches_up_and_no_acknowledged_write_is_lost() {
 #[test]
 fn a_silent_link_is_dropped_after_repl_timeout_and_redialled() {
     let cluster = TestCluster::start_with(2, |c| c.repl_timeout = 1);
+    let shown: Vec<String> = run(&mut cluster.conn(0), &["CONFIG", "GET", "repl-timeout"]);
+    assert_eq!(shown, ["repl-timeout", "1"]);
     set(&mut cluster.conn(0), "before", "1");
     everywhere(&cluster, "before", |c| {
         get(c, "before").as_deref() == Some("1")

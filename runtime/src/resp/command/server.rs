@@ -890,6 +890,7 @@ const PARAMS: &[(&str, Getter, Option<Parser>)] = &[
     ("port", |s| s.addr.port().to_string(), None),
     ("bind", |s| s.config.bind.to_string(), None),
     ("hz", |s| s.config.hz.to_string(), None),
+    ("repl-timeout", |s| s.config.repl_timeout.to_string(), None),
     ("databases", |_| "1".into(), None),
     (
         "save",
