@@ -624,6 +624,7 @@ fn merge_list_ops_in_place(
     if cache.dot != shown || cache.positions.len() != l.len() {
         return None;
     }
+    cache.touched = true;
     let mut order: Vec<&Version> = added.iter().collect();
     order.sort_by_key(|v| (v.stamp, v.region));
     let first = order.first().map(|v| (v.stamp, v.region))?;
@@ -734,6 +735,11 @@ fn release_slack(metas: &mut HashMap<Blob, KeyMeta>) {
 struct ListCache {
     dot: (RegionId, Stamp),
     positions: VecDeque<Pos>,
+    /// Used since the last `collect`. An idle list's cache goes there: it
+    /// repeats its base's positions, which are most of what a replicated
+    /// list costs at rest (80 bytes per element of a multi-element push),
+    /// and the next edit rebuilds it with one replay.
+    touched: bool,
 }
 
 impl KeyMeta {
@@ -1042,10 +1048,12 @@ impl Replica {
                     dot,
                     positions: replayed
                         .unwrap_or_else(|| crate::crdt::implicit(dot.0, dot.1, len).collect()),
+                    touched: true,
                 }
             }
         };
         let cache = meta.list.insert(cache);
+        cache.touched = true;
         let out = edit(&mut cache.positions);
         cache.dot = after;
         out
@@ -1795,6 +1803,7 @@ impl Replica {
             meta.list = Some(ListCache {
                 dot: (region, stamp),
                 positions,
+                touched: true,
             });
         }
         match index {
@@ -2049,6 +2058,12 @@ impl Replica {
         }
         let mut metas = self.metas[index].lock();
         metas.retain(|key, m| {
+            if m.derived
+                && let Some(c) = &mut m.list
+                && !std::mem::take(&mut c.touched)
+            {
+                m.list = None;
+            }
             m.cloud = m
                 .cloud
                 .iter()
@@ -2139,6 +2154,15 @@ impl Replica {
     /// What the side table holds for `key` (in shard `index`): every
     /// version beside the entry with its dot, expiry and kind, and the
     /// removal record — for diagnosing regions that diverged.
+    /// Whether `key` keeps a list cache (see `ListCache::touched`).
+    #[cfg(test)]
+    pub(crate) fn has_list_cache(&self, index: usize, key: &[u8]) -> bool {
+        self.metas[index]
+            .lock()
+            .get(key)
+            .is_some_and(|m| m.list.is_some())
+    }
+
     pub fn describe_key(&self, index: usize, key: &[u8]) -> String {
         let metas = self.metas[index].lock();
         let Some(m) = metas.get(key) else {
@@ -2299,11 +2323,23 @@ impl Commit<'_> {
         {
             let mut metas = r.metas[index].lock();
             if let Some(m) = metas.get_mut(key) {
+                // An idle list's cache may have gone (`ListCache::touched`):
+                // the positions it showed come back from the versions.
+                kept = m.list.take().or_else(|| {
+                    (m.derived && m.siblings.iter().any(Version::is_sequence))
+                        .then(|| derived_view(&m.siblings))
+                        .and_then(|v| {
+                            v.positions.map(|positions| ListCache {
+                                dot: v.dot,
+                                positions,
+                                touched: true,
+                            })
+                        })
+                });
                 // The context covers every sibling: they were applied under
                 // this shard's lock before our marks were read.
                 m.siblings.clear();
                 m.derived = false;
-                kept = m.list.take();
                 if m.is_empty() {
                     metas.remove(key);
                 }
@@ -2347,6 +2383,7 @@ impl Commit<'_> {
                     m.list = Some(ListCache {
                         dot: (r.me, self.stamp),
                         positions,
+                        touched: true,
                     });
                 }
                 KeyOp::Put {

@@ -984,6 +984,43 @@ mod tests {
         }
     }
 
+    /// An idle list gives back its cache of positions (a second copy of its
+    /// base's), and every path that read the cache rebuilds it: a local
+    /// pop, a remote push merged in place, and an EXPIRE, which must keep
+    /// the positions so edits concurrent with it still apply.
+    #[test]
+    fn an_idle_list_drops_its_cache_and_edits_still_find_their_elements() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(0, "q", Right, &["a", "b", "c"]);
+        sim.push(1, "q", Right, &["d", "e"]);
+        sim.sync();
+        sim.report();
+        for _ in 0..2 {
+            for e in &sim.regions {
+                e.collect_replica_garbage();
+            }
+        }
+        let index = sim.regions[0]
+            .keyspace()
+            .shard_of(crate::keyspace::hash_key(b"q"));
+        for (i, e) in sim.regions.iter().enumerate() {
+            let r = e.replica().expect("r");
+            assert!(!r.has_list_cache(index, b"q"), "region {i} kept its cache");
+            assert!(r.side_table_len() > 0, "region {i}: the base stays");
+        }
+        sim.expire_in(0, "q", 1_000_000);
+        assert_eq!(sim.lpop(1, "q").as_deref(), Some("a"));
+        sim.push(2, "q", Right, &["f"]);
+        sim.sync();
+        sim.assert_converged();
+        sim.assert_views_match_replays();
+        for i in 0..3 {
+            assert_eq!(sim.list(i, "q"), ["b", "c", "d", "e", "f"], "region {i}");
+            assert!(sim.expire_of(i, "q").is_some_and(|e| e > 0), "region {i}");
+        }
+    }
+
     /// Region 0 hears of region 2's DEL before of the SET it removed, so it
     /// shows nothing for the key but remembers the removal. A snapshot it
     /// sends to region 1 (which holds the SET) counts the DEL as applied
