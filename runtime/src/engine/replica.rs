@@ -624,7 +624,7 @@ fn merge_list_ops_in_place(
     if cache.dot != shown || cache.positions.len() != l.len() {
         return None;
     }
-    cache.touched = true;
+    cache.idle = 0;
     let mut order: Vec<&Version> = added.iter().collect();
     order.sort_by_key(|v| (v.stamp, v.region));
     let first = order.first().map(|v| (v.stamp, v.region))?;
@@ -729,17 +729,29 @@ fn release_slack(metas: &mut HashMap<Blob, KeyMeta>) {
     }
 }
 
+/// `collect`s (one a second) a list's cache may go unused before it is
+/// dropped: five minutes. Rebuilding it is one replay of the whole list
+/// (0.2–0.4 s per million elements), so it waits for a list that is
+/// really at rest, and a list edited less often pays that at most once per
+/// interval. (Tests use 2, so the property tests' collects drop and rebuild
+/// caches often.)
+#[cfg(not(test))]
+pub(crate) const LIST_CACHE_IDLE_COLLECTS: u16 = 300;
+#[cfg(test)]
+pub(crate) const LIST_CACHE_IDLE_COLLECTS: u16 = 2;
+
 /// The positions of a list's shown elements, head first, for the entry
 /// whose dot is `dot`.
 #[derive(Debug)]
 struct ListCache {
     dot: (RegionId, Stamp),
     positions: VecDeque<Pos>,
-    /// Used since the last `collect`. An idle list's cache goes there: it
-    /// repeats its base's positions, which are most of what a replicated
-    /// list costs at rest (80 bytes per element of a multi-element push),
-    /// and the next edit rebuilds it with one replay.
-    touched: bool,
+    /// `collect`s since the cache was last used. After
+    /// [`LIST_CACHE_IDLE_COLLECTS`] of them it goes: it repeats its base's
+    /// positions, which are most of what a replicated list costs at rest
+    /// (80 bytes per element of a multi-element push), and the next edit
+    /// rebuilds it with one replay of the base.
+    idle: u16,
 }
 
 impl KeyMeta {
@@ -1048,12 +1060,12 @@ impl Replica {
                     dot,
                     positions: replayed
                         .unwrap_or_else(|| crate::crdt::implicit(dot.0, dot.1, len).collect()),
-                    touched: true,
+                    idle: 0,
                 }
             }
         };
         let cache = meta.list.insert(cache);
-        cache.touched = true;
+        cache.idle = 0;
         let out = edit(&mut cache.positions);
         cache.dot = after;
         out
@@ -1803,7 +1815,7 @@ impl Replica {
             meta.list = Some(ListCache {
                 dot: (region, stamp),
                 positions,
-                touched: true,
+                idle: 0,
             });
         }
         match index {
@@ -2060,9 +2072,11 @@ impl Replica {
         metas.retain(|key, m| {
             if m.derived
                 && let Some(c) = &mut m.list
-                && !std::mem::take(&mut c.touched)
             {
-                m.list = None;
+                c.idle = c.idle.saturating_add(1);
+                if c.idle >= LIST_CACHE_IDLE_COLLECTS {
+                    m.list = None;
+                }
             }
             m.cloud = m
                 .cloud
@@ -2154,7 +2168,7 @@ impl Replica {
     /// What the side table holds for `key` (in shard `index`): every
     /// version beside the entry with its dot, expiry and kind, and the
     /// removal record — for diagnosing regions that diverged.
-    /// Whether `key` keeps a list cache (see `ListCache::touched`).
+    /// Whether `key` keeps a list cache (see `ListCache::idle`).
     #[cfg(test)]
     pub(crate) fn has_list_cache(&self, index: usize, key: &[u8]) -> bool {
         self.metas[index]
@@ -2323,7 +2337,7 @@ impl Commit<'_> {
         {
             let mut metas = r.metas[index].lock();
             if let Some(m) = metas.get_mut(key) {
-                // An idle list's cache may have gone (`ListCache::touched`):
+                // An idle list's cache may have gone (`ListCache::idle`):
                 // the positions it showed come back from the versions.
                 kept = m.list.take().or_else(|| {
                     (m.derived && m.siblings.iter().any(Version::is_sequence))
@@ -2332,7 +2346,7 @@ impl Commit<'_> {
                             v.positions.map(|positions| ListCache {
                                 dot: v.dot,
                                 positions,
-                                touched: true,
+                                idle: 0,
                             })
                         })
                 });
@@ -2383,7 +2397,7 @@ impl Commit<'_> {
                     m.list = Some(ListCache {
                         dot: (r.me, self.stamp),
                         positions,
-                        touched: true,
+                        idle: 0,
                     });
                 }
                 KeyOp::Put {

@@ -996,10 +996,19 @@ mod tests {
         sim.push(1, "q", Right, &["d", "e"]);
         sim.sync();
         sim.report();
-        for _ in 0..2 {
+        let collects = usize::from(crate::engine::replica::LIST_CACHE_IDLE_COLLECTS);
+        for _ in 0..collects - 1 {
             for e in &sim.regions {
                 e.collect_replica_garbage();
             }
+        }
+        let index = sim.regions[0]
+            .keyspace()
+            .shard_of(crate::keyspace::hash_key(b"q"));
+        for e in &sim.regions {
+            let r = e.replica().expect("r");
+            assert!(r.has_list_cache(index, b"q"), "dropped before its time");
+            e.collect_replica_garbage();
         }
         let index = sim.regions[0]
             .keyspace()
