@@ -615,6 +615,19 @@ fn merge_list_ops_in_place(
         return None;
     }
     let mut e = shard.entry_mut(index)?;
+    // A list at rest whose cache went gets it back as a copy of its base's
+    // positions (checked against the entry below), not by a full replay.
+    if meta.list.is_none()
+        && meta.derived
+        && let [base] = meta.siblings.as_slice()
+        && let Some(positions) = base_positions(base)
+    {
+        meta.list = Some(ListCache {
+            dot: base.dot(),
+            positions,
+            idle: 0,
+        });
+    }
     let cache = meta.list.as_mut()?;
     let shown = (e.region, e.stamp);
     let shown_expiry = e.expire_at;
@@ -729,9 +742,27 @@ fn release_slack(metas: &mut HashMap<Blob, KeyMeta>) {
     }
 }
 
+/// The positions of the elements a derived list shows: copied from its base
+/// when that is its only version (a list at rest, whose cache went), else
+/// from a replay of every version.
+fn shown_positions(versions: &[Version]) -> Option<VecDeque<Pos>> {
+    match versions {
+        [base] if base.delta.is_none() => base_positions(base),
+        _ => derived_view(versions).positions,
+    }
+}
+
+/// A plain list version's explicit positions, copied.
+fn base_positions(base: &Version) -> Option<VecDeque<Pos>> {
+    if base.delta.is_some() {
+        return None;
+    }
+    base.positions.as_ref().map(|p| p.iter().cloned().collect())
+}
+
 /// `collect`s (one a second) a list's cache may go unused before it is
-/// dropped: five minutes. Rebuilding it is one replay of the whole list
-/// (0.2–0.4 s per million elements), so it waits for a list that is
+/// dropped: five minutes. Rebuilding it copies every position of the list
+/// (about 0.1 s per million elements), so it waits for a list that is
 /// really at rest, and a list edited less often pays that at most once per
 /// interval. (Tests use 2, so the property tests' collects drop and rebuild
 /// caches often.)
@@ -750,7 +781,7 @@ struct ListCache {
     /// [`LIST_CACHE_IDLE_COLLECTS`] of them it goes: it repeats its base's
     /// positions, which are most of what a replicated list costs at rest
     /// (80 bytes per element of a multi-element push), and the next edit
-    /// rebuilds it with one replay of the base.
+    /// rebuilds it by copying the base's positions.
     idle: u16,
 }
 
@@ -1053,7 +1084,7 @@ impl Replica {
             Some(c) if c.dot == dot && c.positions.len() == len => c,
             _ => {
                 let replayed = (meta.derived && len > 0)
-                    .then(|| derived_view(&meta.siblings).positions)
+                    .then(|| shown_positions(&meta.siblings))
                     .flatten()
                     .filter(|p| p.len() == len);
                 ListCache {
@@ -2341,13 +2372,12 @@ impl Commit<'_> {
                 // the positions it showed come back from the versions.
                 kept = m.list.take().or_else(|| {
                     (m.derived && m.siblings.iter().any(Version::is_sequence))
-                        .then(|| derived_view(&m.siblings))
-                        .and_then(|v| {
-                            v.positions.map(|positions| ListCache {
-                                dot: v.dot,
-                                positions,
-                                idle: 0,
-                            })
+                        .then(|| shown_positions(&m.siblings))
+                        .flatten()
+                        .map(|positions| ListCache {
+                            dot: (r.me, self.stamp),
+                            positions,
+                            idle: 0,
                         })
                 });
                 // The context covers every sibling: they were applied under
