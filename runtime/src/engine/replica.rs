@@ -622,11 +622,7 @@ fn merge_list_ops_in_place(
         && let [base] = meta.siblings.as_slice()
         && let Some(positions) = base_positions(base)
     {
-        meta.list = Some(ListCache {
-            dot: base.dot(),
-            positions,
-            idle: 0,
-        });
+        meta.list = Some(ListCache::new(base.dot(), positions));
     }
     let cache = meta.list.as_mut()?;
     let shown = (e.region, e.stamp);
@@ -746,10 +742,12 @@ fn release_slack(metas: &mut HashMap<Blob, KeyMeta>) {
 /// when that is its only version (a list at rest, whose cache went), else
 /// from a replay of every version.
 fn shown_positions(versions: &[Version]) -> Option<VecDeque<Pos>> {
-    match versions {
-        [base] if base.delta.is_none() => base_positions(base),
-        _ => derived_view(versions).positions,
+    if let [base] = versions
+        && let Some(positions) = base_positions(base)
+    {
+        return Some(positions);
     }
+    derived_view(versions).positions
 }
 
 /// A plain list version's explicit positions, copied.
@@ -783,6 +781,17 @@ struct ListCache {
     /// (80 bytes per element of a multi-element push), and the next edit
     /// rebuilds it by copying the base's positions.
     idle: u16,
+}
+
+impl ListCache {
+    /// A cache of `positions` for the entry whose dot is `dot`, just used.
+    fn new(dot: (RegionId, Stamp), positions: VecDeque<Pos>) -> ListCache {
+        ListCache {
+            dot,
+            positions,
+            idle: 0,
+        }
+    }
 }
 
 impl KeyMeta {
@@ -1087,12 +1096,9 @@ impl Replica {
                     .then(|| shown_positions(&meta.siblings))
                     .flatten()
                     .filter(|p| p.len() == len);
-                ListCache {
-                    dot,
-                    positions: replayed
-                        .unwrap_or_else(|| crate::crdt::implicit(dot.0, dot.1, len).collect()),
-                    idle: 0,
-                }
+                let positions =
+                    replayed.unwrap_or_else(|| crate::crdt::implicit(dot.0, dot.1, len).collect());
+                ListCache::new(dot, positions)
             }
         };
         let cache = meta.list.insert(cache);
@@ -1843,11 +1849,7 @@ impl Replica {
             };
         }
         if let Some(positions) = positions {
-            meta.list = Some(ListCache {
-                dot: (region, stamp),
-                positions,
-                idle: 0,
-            });
+            meta.list = Some(ListCache::new((region, stamp), positions));
         }
         match index {
             Some(i) => {
@@ -2196,9 +2198,6 @@ impl Replica {
         }
     }
 
-    /// What the side table holds for `key` (in shard `index`): every
-    /// version beside the entry with its dot, expiry and kind, and the
-    /// removal record — for diagnosing regions that diverged.
     /// Whether `key` keeps a list cache (see `ListCache::idle`).
     #[cfg(test)]
     pub(crate) fn has_list_cache(&self, index: usize, key: &[u8]) -> bool {
@@ -2208,6 +2207,9 @@ impl Replica {
             .is_some_and(|m| m.list.is_some())
     }
 
+    /// What the side table holds for `key` (in shard `index`): every
+    /// version beside the entry with its dot, expiry and kind, and the
+    /// removal record — for diagnosing regions that diverged.
     pub fn describe_key(&self, index: usize, key: &[u8]) -> String {
         let metas = self.metas[index].lock();
         let Some(m) = metas.get(key) else {
@@ -2370,15 +2372,10 @@ impl Commit<'_> {
             if let Some(m) = metas.get_mut(key) {
                 // An idle list's cache may have gone (`ListCache::idle`):
                 // the positions it showed come back from the versions.
-                kept = m.list.take().or_else(|| {
+                kept = m.list.take().map(|c| c.positions).or_else(|| {
                     (m.derived && m.siblings.iter().any(Version::is_sequence))
                         .then(|| shown_positions(&m.siblings))
                         .flatten()
-                        .map(|positions| ListCache {
-                            dot: (r.me, self.stamp),
-                            positions,
-                            idle: 0,
-                        })
                 });
                 // The context covers every sibling: they were applied under
                 // this shard's lock before our marks were read.
@@ -2398,9 +2395,7 @@ impl Commit<'_> {
                 // made concurrently elsewhere still find their elements;
                 // it then stays a derived view over this one version.
                 let positions = match (&e.value, kept) {
-                    (Value::List(l), Some(c)) if !l.is_empty() && c.positions.len() == l.len() => {
-                        Some(c.positions)
-                    }
+                    (Value::List(l), Some(p)) if !l.is_empty() && p.len() == l.len() => Some(p),
                     _ => None,
                 };
                 let value = match (&positions, &e.value) {
@@ -2424,11 +2419,7 @@ impl Commit<'_> {
                         positions: Some(positions.iter().cloned().collect()),
                     });
                     m.derived = true;
-                    m.list = Some(ListCache {
-                        dot: (r.me, self.stamp),
-                        positions,
-                        idle: 0,
-                    });
+                    m.list = Some(ListCache::new((r.me, self.stamp), positions));
                 }
                 KeyOp::Put {
                     key: ByteBuf::from(key.to_vec()),

@@ -1010,9 +1010,6 @@ mod tests {
             assert!(r.has_list_cache(index, b"q"), "dropped before its time");
             e.collect_replica_garbage();
         }
-        let index = sim.regions[0]
-            .keyspace()
-            .shard_of(crate::keyspace::hash_key(b"q"));
         for (i, e) in sim.regions.iter().enumerate() {
             let r = e.replica().expect("r");
             assert!(!r.has_list_cache(index, b"q"), "region {i} kept its cache");
