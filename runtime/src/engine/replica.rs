@@ -732,8 +732,9 @@ const META_SLOTS: usize = 64;
 /// collected, and a `HashMap` keeps its peak capacity: after a region
 /// rejoined, that was ~270 bytes per key for good.
 fn release_slack(metas: &mut HashMap<Blob, KeyMeta>) {
-    let keep = (metas.len() * 2).max(META_SLOTS);
-    if metas.capacity() > 2 * keep {
+    if let Some(keep) =
+        crate::replication::slack_to_release(metas.len(), metas.capacity(), META_SLOTS)
+    {
         metas.shrink_to(keep);
     }
 }

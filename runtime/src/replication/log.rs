@@ -56,6 +56,15 @@ const ENTRY_OVERHEAD: usize = 48;
 /// Deque slots kept however empty the log gets.
 const MIN_SLOTS: usize = 1024;
 
+/// The capacity to shrink a container holding `len` items in `capacity`
+/// slots to, if it holds far fewer than it once did: twice what it holds
+/// (at least `min`), once it has more than twice that. The margins keep a
+/// container that empties and refills from shrinking and growing each time.
+pub(crate) fn slack_to_release(len: usize, capacity: usize, min: usize) -> Option<usize> {
+    let keep = (len * 2).max(min);
+    (capacity > 2 * keep).then_some(keep)
+}
+
 impl DeltaLog {
     /// An empty log holding at most about `max_bytes` of changes.
     pub fn new(max_bytes: usize) -> DeltaLog {
@@ -158,8 +167,7 @@ impl DeltaLog {
         // A burst (a bulk load) grows the deque to hundreds of thousands of
         // slots; once peers caught up, give them back rather than keep
         // 40 bytes per slot of the peak for good.
-        let keep = (g.entries.len() * 2).max(MIN_SLOTS);
-        if g.entries.capacity() > 2 * keep {
+        if let Some(keep) = slack_to_release(g.entries.len(), g.entries.capacity(), MIN_SLOTS) {
             g.entries.shrink_to(keep);
         }
     }

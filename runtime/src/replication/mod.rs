@@ -23,5 +23,6 @@ pub use link::{
     BackoffPolicy, Hello, LinkConfig, LinkReceiver, LinkSender, PROTOCOL_VERSION, PeerLink, accept,
     connect, connect_with_backoff, serve_peers,
 };
+pub(crate) use log::slack_to_release;
 pub use log::{DeltaLog, FellBehind};
 pub use tls::{PeerIdentity, RegionCertificates, TlsError, TlsMaterial};
