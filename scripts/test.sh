@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# A one-off build (CI's fresh clone) gains nothing from incremental state,
+# which would take several more GB of disk.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
 step "toolchain: wasm32-wasip2 target"
 rustup target add wasm32-wasip2
 
