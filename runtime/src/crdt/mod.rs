@@ -22,6 +22,7 @@
 //! | [`Expiry`] | `expiry.rs` | PERSIST beats EXPIRE; else the later deadline |
 //! | [`Hll`] | `hll.rs` | register-wise max |
 //! | [`Pos`], [`Sequence`], [`SeqOp`] | `sequence.rs` | lists: dense positions; element ops replayed in stamp order |
+//! | [`PackedPositions`] | `packed_positions.rs` | a list's positions at rest, as runs |
 //!
 //! `docs/semantics.md` states each rule for users with the test that proves it.
 //!
@@ -98,6 +99,7 @@ mod expiry;
 mod hll;
 mod lww;
 mod mvreg;
+mod packed_positions;
 mod sequence;
 mod store;
 mod zset;
@@ -113,6 +115,7 @@ pub use expiry::Expiry;
 pub use hll::{HLL_REGISTERS, Hll};
 pub use lww::LwwRegister;
 pub use mvreg::MvReg;
+pub use packed_positions::PackedPositions;
 pub use sequence::{Atom, Pos, STEP, SeqOp, Sequence, implicit};
 pub use store::{Causal, DotFun, DotMap, DotSet, DotStore};
 pub use zset::{CounterReg, ScoreReg, ZSet};

@@ -100,7 +100,7 @@ use super::change::{Change, KeyOp, KeyState, WireValue, WireVersion};
 use super::sink::{ChangeSink, Transition};
 use super::txn::DeltaNote;
 use crate::clock::{RegionId, Stamp};
-use crate::crdt::{Pos, SeqOp, Sequence, VersionVector};
+use crate::crdt::{PackedPositions, Pos, SeqOp, Sequence, VersionVector};
 use crate::keyspace::{Blob, Entry, ListValue, Shard, Value, blob, hash_key};
 use crate::replication::DeltaLog;
 use serde_bytes::ByteBuf;
@@ -114,9 +114,10 @@ pub(crate) struct Version {
     expire_at: u64,
     /// A delta: these operations (`value` is then empty).
     delta: Option<Vec<DeltaOp>>,
-    /// A list's explicit element positions (a collapsed replicated list);
-    /// without them a list version's positions are implicit in its dot.
-    positions: Option<Vec<Pos>>,
+    /// A list's explicit element positions (a collapsed replicated list),
+    /// packed: at rest they are most of what a replicated list costs.
+    /// Without them a list version's positions are implicit in its dot.
+    positions: Option<PackedPositions>,
 }
 
 impl Version {
@@ -144,7 +145,6 @@ impl Version {
             (Some(positions), Value::List(l)) => WireValue::PosList(
                 positions
                     .iter()
-                    .cloned()
                     .zip(l.iter().map(|e| ByteBuf::from(e.to_vec())))
                     .collect(),
             ),
@@ -180,14 +180,14 @@ impl Version {
             value: view.value,
             expire_at: view.expire_at,
             delta: None,
-            positions: view.positions.map(Vec::from),
+            positions: view.positions.map(PackedPositions::from_iter),
         }
     }
 
     /// This list version's element positions, explicit or implicit.
     fn list_positions(&self, len: usize) -> Vec<Pos> {
         match &self.positions {
-            Some(p) if p.len() == len => p.clone(),
+            Some(p) if p.len() == len => p.iter().collect(),
             _ => crate::crdt::implicit(self.region, self.stamp, len).collect(),
         }
     }
@@ -756,7 +756,7 @@ fn base_positions(base: &Version) -> Option<VecDeque<Pos>> {
     if base.delta.is_some() {
         return None;
     }
-    base.positions.as_ref().map(|p| p.iter().cloned().collect())
+    base.positions.as_ref().map(|p| p.iter().collect())
 }
 
 /// `collect`s (one a second) a list's cache may go unused before it is
@@ -2206,6 +2206,17 @@ impl Replica {
             .lock()
             .get(key)
             .is_some_and(|m| m.list.is_some())
+    }
+
+    /// How many runs the positions of `key`'s base are packed into (see
+    /// `PackedPositions`), if its only version is a base with positions.
+    #[cfg(test)]
+    pub(crate) fn base_position_runs(&self, index: usize, key: &[u8]) -> Option<usize> {
+        let metas = self.metas[index].lock();
+        match metas.get(key)?.siblings.as_slice() {
+            [base] => base.positions.as_ref().map(PackedPositions::run_count),
+            _ => None,
+        }
     }
 
     /// What the side table holds for `key` (in shard `index`): every

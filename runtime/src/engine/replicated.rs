@@ -1027,6 +1027,54 @@ mod tests {
         }
     }
 
+    /// A list at rest keeps its positions packed: each multi-element push a
+    /// run, pushes one at a time one run between them, whichever region
+    /// made them; and every region still applies edits by position.
+    #[test]
+    fn a_list_at_rest_keeps_its_positions_as_a_few_runs() {
+        use crate::engine::lists::End::{Left, Right};
+        let mut sim = Sim::new(3);
+        let batch: Vec<String> = (0..100).map(|i| format!("b{i}")).collect();
+        let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
+        for region in 0..3 {
+            sim.push(region, "q", Right, &batch);
+            sim.sync();
+        }
+        for i in 0..60 {
+            sim.push(i % 3, "q", Right, &["one"]);
+            sim.sync();
+        }
+        sim.report();
+        let collects = usize::from(crate::engine::replica::LIST_CACHE_IDLE_COLLECTS);
+        for _ in 0..=collects {
+            for e in &sim.regions {
+                e.collect_replica_garbage();
+            }
+        }
+        let index = sim.regions[0]
+            .keyspace()
+            .shard_of(crate::keyspace::hash_key(b"q"));
+        for (i, e) in sim.regions.iter().enumerate() {
+            let r = e.replica().expect("r");
+            assert!(!r.has_list_cache(index, b"q"), "region {i} kept its cache");
+            let runs = r.base_position_runs(index, b"q");
+            assert!(
+                runs.is_some_and(|n| n <= 4),
+                "region {i}: {runs:?} runs for 360 elements"
+            );
+        }
+        assert_eq!(sim.lpop(1, "q").as_deref(), Some("b0"));
+        sim.push(2, "q", Left, &["head"]);
+        sim.push(0, "q", Right, &["tail"]);
+        sim.sync();
+        sim.assert_converged();
+        sim.assert_views_match_replays();
+        let l = sim.list(0, "q");
+        assert_eq!(l.len(), 361);
+        assert_eq!((l[0].as_str(), l[1].as_str()), ("head", "b1"));
+        assert_eq!(l.last().map(String::as_str), Some("tail"));
+    }
+
     /// Region 0 hears of region 2's DEL before of the SET it removed, so it
     /// shows nothing for the key but remembers the removal. A snapshot it
     /// sends to region 1 (which holds the SET) counts the DEL as applied
