@@ -2333,6 +2333,26 @@ impl Commit<'_> {
         if let (Some(note), Some(i)) = (delta, found) {
             let mut metas = r.metas[index].lock();
             let meta = metas.entry(blob(key)).or_default();
+            let mut expire_at = shard.at(i).map_or(0, |e| e.expire_at);
+            let shown = shard.at(i).map(|e| (e.region, e.stamp));
+            if meta.derived
+                && meta.list.as_ref().is_none_or(|c| Some(c.dot) != shown)
+                && shard
+                    .at(i)
+                    .is_some_and(|e| matches!(e.value, Value::List(_)))
+                && let Some(base) = meta
+                    .siblings
+                    .iter()
+                    .filter(|v| v.delta.is_none())
+                    .max_by_key(|v| (v.stamp, v.region))
+            {
+                // A list whose every element a merge popped shows no key but
+                // keeps its versions until they are stable; a push onto it
+                // adds to them, so the list it shows is the replay's: the
+                // base's expiry with it (found by `any_interleaving_converges`).
+                // A list shown all along already carries that expiry.
+                expire_at = base.expire_at;
+            }
             if !meta.derived {
                 // The version the delta built on joins its siblings; the
                 // siblings stay (a delta replaces nothing).
@@ -2348,9 +2368,7 @@ impl Commit<'_> {
                 }
                 meta.derived = true;
             }
-            let expire_at = shard.at(i).map_or(0, |e| e.expire_at);
             // The list cache follows the entry to the commit's dot.
-            let shown = shard.at(i).map(|e| (e.region, e.stamp));
             if let Some(c) = &mut meta.list
                 && Some(c.dot) == shown
             {
@@ -2370,6 +2388,7 @@ impl Commit<'_> {
             if let Some(mut e) = shard.entry_mut(i) {
                 e.stamp = self.stamp;
                 e.region = r.me;
+                e.expire_at = expire_at;
             }
             self.ops.push(KeyOp::Delta {
                 key: ByteBuf::from(key.to_vec()),

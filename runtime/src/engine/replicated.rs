@@ -1027,6 +1027,42 @@ mod tests {
         }
     }
 
+    /// Two regions pop a list's two elements concurrently (neither empties
+    /// it itself); the region that hears of both shows no key, but keeps the list's versions until they
+    /// are stable. A push there adds to those versions, so the list it
+    /// makes keeps the old list's TTL — in that region's view as in every
+    /// replay. (Found by `any_interleaving_converges`: the pushing region
+    /// showed no TTL and the others did.)
+    #[test]
+    fn a_push_onto_a_list_emptied_by_concurrent_pops_keeps_its_ttl_everywhere() {
+        use crate::engine::lists::End::Right;
+        let mut sim = Sim::new(3);
+        sim.push(1, "q", Right, &["a", "b"]);
+        sim.expire_in(1, "q", 1_000_000);
+        sim.sync();
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+        }
+        assert_eq!(sim.lpop(2, "q").as_deref(), Some("a"));
+        {
+            let mut t = sim.regions[0].txn_one(b"q");
+            let popped = t.list_pop_one(b"q", Right).expect("rpop");
+            assert_eq!(popped.as_deref(), Some(&b"b"[..]));
+        }
+        sim.deliver(0, 2);
+        assert!(sim.list(2, "q").is_empty());
+        sim.push(2, "q", Right, &["c"]);
+        sim.assert_views_match_replays();
+        sim.sync();
+        sim.assert_converged();
+        sim.assert_views_match_replays();
+        for i in 0..3 {
+            assert_eq!(sim.list(i, "q"), ["c"], "region {i}");
+            assert!(sim.expire_of(i, "q").is_some_and(|e| e > 0), "region {i}");
+        }
+    }
+
     /// A list at rest keeps its positions packed: each multi-element push a
     /// run, pushes one at a time one run between them, whichever region
     /// made them; and every region still applies edits by position.
