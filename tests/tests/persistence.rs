@@ -433,6 +433,12 @@ fn a_replicated_region_restarted_with_persistence_has_its_own_writes_back() {
     });
     let mut a = cluster.conn(0);
     let _: () = ok(&mut a, &["SET", "shared", "before"]);
+    // Region 0's log records what it applies from its peer as well (a
+    // record it could not replay would stop it from starting).
+    let mut b = cluster.conn(1);
+    let _: () = ok(&mut b, &["SET", "theirs", "from-1"]);
+    let _: i64 = ok(&mut b, &["RPUSH", "their-list", "x", "y"]);
+    drop(b);
     cluster.wait_converged(Duration::from_secs(20));
     // Written while cut off: only region 0's disk has these.
     cluster.partition(0);
@@ -443,12 +449,21 @@ fn a_replicated_region_restarted_with_persistence_has_its_own_writes_back() {
     drop(a);
     cluster.stop(0);
     cluster.heal(0);
+    // Its log replays the peer's changes as they arrived on the wire.
     cluster.start_region(0);
     let mut a = cluster.conn(0);
     for i in 0..20 {
         let v: Option<String> = ok(&mut a, &["GET", &format!("mine{i}")]);
         assert_eq!(v, Some(i.to_string()), "mine{i} lost on restart");
     }
+    let v: Option<String> = ok(&mut a, &["GET", "theirs"]);
+    assert_eq!(
+        v.as_deref(),
+        Some("from-1"),
+        "a peer's write lost on restart"
+    );
+    let l: Vec<String> = ok(&mut a, &["LRANGE", "their-list", "0", "-1"]);
+    assert_eq!(l, ["x", "y"]);
     let n: i64 = ok(&mut a, &["GET", "count"]);
     assert_eq!(n, 5);
     // The restarted region accepts writes and its peer gets what it kept.

@@ -93,6 +93,17 @@ impl Engine {
     /// keys are locked together, so no local transaction sees it half
     /// applied.
     pub fn apply_change(&self, change: &Change) -> Result<(), ApplyError> {
+        self.apply_received(change, None)
+    }
+
+    /// [`Engine::apply_change`] for a change that arrived as `encoded`: the
+    /// append log records those bytes as they are rather than encoding the
+    /// change again.
+    pub fn apply_received(
+        &self,
+        change: &Change,
+        encoded: Option<&[u8]>,
+    ) -> Result<(), ApplyError> {
         let Some(replica) = self.replica() else {
             return Ok(());
         };
@@ -138,9 +149,12 @@ impl Engine {
         }
         replica.finish_apply(change);
         if let Some(sink) = replica.sink() {
-            match change.encode() {
-                Ok(bytes) => sink.record(Transition::Change, &bytes),
-                Err(e) => tracing::error!(error = %e, "cannot encode a change; not persisted"),
+            match encoded {
+                Some(bytes) => sink.record(Transition::Change, bytes),
+                None => match change.encode() {
+                    Ok(bytes) => sink.record(Transition::Change, &bytes),
+                    Err(e) => tracing::error!(error = %e, "cannot encode a change; not persisted"),
+                },
             }
         }
         // Remote writes are not ours to log again.

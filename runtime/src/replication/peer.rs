@@ -686,7 +686,7 @@ async fn recv_loop<E: EngineRef>(
                     if change.origin != peer {
                         return Err(SessionError::ForeignChange(change.origin));
                     }
-                    engine.apply_change(&change)?;
+                    engine.apply_received(&change, Some(&raw.0))?;
                 }
                 if let Some(p) = replica.peer(peer) {
                     p.lock().changes_in += n;
