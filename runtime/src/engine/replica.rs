@@ -305,11 +305,7 @@ fn derived_view(versions: &[Version]) -> View {
     let mut positions = None;
     if let Some(s) = seq {
         let (p, values) = s.into_parts();
-        let mut l = ListValue::default();
-        for v in values {
-            l.push_back_blob(v);
-        }
-        value = Value::List(Box::new(l));
+        value = Value::List(Box::new(ListValue::from(values)));
         positions = Some(p);
     }
     if let Value::Doc(d) = &mut value

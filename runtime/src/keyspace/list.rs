@@ -147,6 +147,19 @@ impl ListValue {
     }
 }
 
+/// A list of exactly these elements, head first: no spare capacity, which a
+/// list built by pushes keeps (a replicated list's base holds a second copy
+/// of its elements for as long as it lives).
+impl From<Vec<Blob>> for ListValue {
+    fn from(items: Vec<Blob>) -> ListValue {
+        let bytes = items.iter().map(cost).sum();
+        ListValue {
+            items: VecDeque::from(items),
+            bytes,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
