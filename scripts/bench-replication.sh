@@ -6,7 +6,8 @@
 #      (tests/src/bin/repl-load.rs): ack in one region -> visible in the others;
 #   2. replication throughput (repl_changes_applied deltas) and achieved rate;
 #   3. GET/SET throughput vs redis-server with replication on (redis-benchmark
-#      against region 1, as scripts/bench-resp.sh does);
+#      against region 1, as scripts/bench-resp.sh does), then again vs a
+#      redis-server with two replicas of its own on the same core;
 #   4. memory per key at rest, 3 regions vs 1, and repl_pending_keys;
 #   5. hot keys: every region writes one key at once (INCR, LPUSH, SADD via
 #      redis-benchmark on each region together), then checks that the regions
@@ -105,7 +106,7 @@ now_ms() { date +%s%3N; }
 # RESULT field from repl-load's output.
 result() { awk -v k="$1" '/^RESULT / { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$TMP/converge.txt"; }
 # Ratio column of the redis-benchmark table for TEST at depth P.
-ratio() { awk -v t="$1" -v p="$2" '$1 == t && $2 == p { print $5 }' "$TMP/ratio.txt"; }
+ratio() { awk -v t="$1" -v p="$2" '$1 == t && $2 == p { print $5 }' "$TMP/${3:-ratio}.txt"; }
 # "ok" if awk expression EXPR (over x) holds for value X, else "MISS".
 verdict() { awk -v x="$1" "BEGIN { print (x != \"\" && ($2)) ? \"ok\" : \"MISS\" }"; }
 
@@ -135,6 +136,30 @@ echo
 echo "== 2. redis-benchmark: redis-server vs region 1 of the $REGIONS-region cluster (replication on)"
 echo "   clients=$CLIENTS requests=$REQUESTS tests=$TESTS"
 bench_compare "$REDIS_PORT" "${PORTS[0]}" | tee "$TMP/ratio.txt"
+echo
+echo "== 2b. the same against redis-server with two replicas of its own on the same core"
+echo "   (like for like: each side's core also applies every write twice more)"
+REPLICA_PORTS=()
+REPLICA_PIDS=()
+rp=$REDIS_PORT
+for _ in 1 2; do
+  rp=$(bench_free_port $((rp + 1)))
+  $PIN_SERVER redis-server --port "$rp" --save '' --appendonly no --logfile /dev/null \
+    --replicaof 127.0.0.1 "$REDIS_PORT" &
+  bench_track $!
+  REPLICA_PIDS+=("$!")
+  REPLICA_PORTS+=("$rp")
+done
+for rp in "${REPLICA_PORTS[@]}"; do
+  bench_wait_ping "$rp"
+  for _ in $(seq 100); do
+    [ "$(bench_info "$rp" replication master_link_status)" = up ] && break
+    sleep 0.1
+  done
+  [ "$(bench_info "$rp" replication master_link_status)" = up ] || bench_die "redis replica on $rp never linked"
+done
+bench_compare "$REDIS_PORT" "${PORTS[0]}" | tee "$TMP/ratio-replicas.txt"
+for pid in "${REPLICA_PIDS[@]}"; do bench_stop "$pid"; done
 PEERS_AFTER=""
 for p in "${PORTS[@]:1}"; do PEERS_AFTER+="$(redis-cli -p "$p" dbsize) "; done
 echo "   keys in region 1 / peers after the last run: $(redis-cli -p "${PORTS[0]}" dbsize) / ${PEERS_AFTER% }"
@@ -236,6 +261,13 @@ echo "== summary (RATE=$RATE DURATION=${DURATION}s SAMPLE=1/$SAMPLE KEYS=$KEYS R
       r=$(ratio "$t" "$P")
       [ -n "$r" ] || continue
       printf "$F" "$t ops/s ratio vs redis, -P $P" "$r" ">= 1.0" "$(verdict "$r" 'x >= 1.0')"
+    done
+  done
+  for t in GET SET; do
+    for P in $PIPELINES; do
+      r=$(ratio "$t" "$P" ratio-replicas)
+      [ -n "$r" ] || continue
+      printf "$F" "$t ratio vs redis + 2 replicas, -P $P" "$r" "" ""
     done
   done
   printf "$F" "bytes/key, 1 region" "$MEM1" "" ""

@@ -15,6 +15,12 @@ step() { printf '\n==> %s\n' "$*"; }
 # which would take several more GB of disk.
 if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 
+# A cold build of everything takes about 5 GB under target/.
+avail_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "${avail_kb:-0}" -lt $((6 * 1024 * 1024)) ]; then
+  echo "warning: only $((avail_kb / 1024)) MiB free here; a cold build needs about 5 GB" >&2
+fi
+
 step "toolchain: wasm32-wasip2 target"
 rustup target add wasm32-wasip2
 
