@@ -114,10 +114,58 @@ pub(crate) struct Version {
     expire_at: u64,
     /// A delta: these operations (`value` is then empty).
     delta: Option<Vec<DeltaOp>>,
-    /// A list's explicit element positions (a collapsed replicated list),
-    /// packed: at rest they are most of what a replicated list costs.
+    /// A list's explicit element positions (a collapsed replicated list).
     /// Without them a list version's positions are implicit in its dot.
-    positions: Option<PackedPositions>,
+    positions: Option<BasePositions>,
+}
+
+/// A list base's explicit positions, head first: open while folds edit
+/// them in place (a busy list), packed at rest, where they are most of what
+/// a replicated list costs ([`PackedPositions`]).
+#[derive(Debug, Clone)]
+enum BasePositions {
+    Open(VecDeque<Pos>),
+    Packed(PackedPositions),
+}
+
+impl BasePositions {
+    fn len(&self) -> usize {
+        match self {
+            BasePositions::Open(p) => p.len(),
+            BasePositions::Packed(p) => p.len(),
+        }
+    }
+
+    /// The positions, head first.
+    fn iter(&self) -> Box<dyn Iterator<Item = Pos> + '_> {
+        match self {
+            BasePositions::Open(p) => Box::new(p.iter().cloned()),
+            BasePositions::Packed(p) => Box::new(p.iter()),
+        }
+    }
+
+    /// Packed, for a list at rest.
+    fn packed(positions: impl IntoIterator<Item = Pos>) -> BasePositions {
+        BasePositions::Packed(positions.into_iter().collect())
+    }
+
+    /// Opened for editing in place (unpacked if it was packed).
+    fn open(&mut self) -> &mut VecDeque<Pos> {
+        if let BasePositions::Packed(p) = self {
+            *self = BasePositions::Open(p.iter().collect());
+        }
+        match self {
+            BasePositions::Open(p) => p,
+            BasePositions::Packed(_) => unreachable!("opened above"),
+        }
+    }
+
+    /// Packs open positions (a list gone idle).
+    fn pack(&mut self) {
+        if let BasePositions::Open(p) = self {
+            *self = BasePositions::packed(std::mem::take(p));
+        }
+    }
 }
 
 impl Version {
@@ -127,7 +175,9 @@ impl Version {
 
     fn from_wire(w: WireVersion) -> Version {
         let positions = match &w.value {
-            WireValue::PosList(items) => Some(items.iter().map(|(p, _)| p.clone()).collect()),
+            WireValue::PosList(items) => {
+                Some(BasePositions::packed(items.iter().map(|(p, _)| p.clone())))
+            }
             _ => None,
         };
         Version {
@@ -180,7 +230,7 @@ impl Version {
             value: view.value,
             expire_at: view.expire_at,
             delta: None,
-            positions: view.positions.map(PackedPositions::from_iter),
+            positions: view.positions.map(BasePositions::packed),
         }
     }
 
@@ -559,6 +609,10 @@ fn fold_stable_prefix(
     {
         return false;
     }
+    if let Some(fold) = fold_list_in_place(&mut siblings[..k]) {
+        siblings.splice(..k, [fold]);
+        return true;
+    }
     let view = derived_view(&siblings[..k]);
     if let Value::Str(s) = &view.value {
         // The sum must read back as itself: not clamped, and an integer
@@ -622,7 +676,6 @@ fn merge_list_ops_in_place(
     }
     let cache = meta.list.as_mut()?;
     let shown = (e.region, e.stamp);
-    let shown_expiry = e.expire_at;
     let Value::List(l) = &mut e.value else {
         return None;
     };
@@ -638,18 +691,26 @@ fn merge_list_ops_in_place(
     // every sibling, and only older ones need the siblings walked.
     let newest_known = (shown.1, shown.0);
     if first <= newest_known {
-        let later: HashSet<&Pos> = meta
-            .siblings
-            .iter()
-            .filter(|v| (v.stamp, v.region) > first)
-            .flat_map(touched)
-            .collect();
-        if !later.is_empty() && added.iter().flat_map(touched).any(|p| later.contains(p)) {
+        // A hot key holds up to `FOLD_MOST` versions and `added` names a
+        // few positions: hash those, and walk the others once.
+        let named: HashSet<&Pos, foldhash::fast::RandomState> =
+            added.iter().flat_map(touched).collect();
+        if !named.is_empty()
+            && meta
+                .siblings
+                .iter()
+                .filter(|v| (v.stamp, v.region) > first)
+                .flat_map(touched)
+                .any(|p| named.contains(p))
+        {
             return None;
         }
     }
-    // Without a plain base the view takes the newest version's expiry.
+    // With a plain base (a fold puts it first) the view keeps the base's
+    // expiry; without one it takes the newest version's.
+    let has_base = meta.siblings.iter().any(|v| v.delta.is_none());
     let newest_expiry = match order.last() {
+        _ if has_base => None,
         Some(v) if (v.stamp, v.region) > newest_known => Some(v.expire_at),
         _ => meta
             .siblings
@@ -658,37 +719,13 @@ fn merge_list_ops_in_place(
             .max_by_key(|v| (v.stamp, v.region))
             .map(|v| v.expire_at),
     };
-    let has_base =
-        newest_expiry != Some(shown_expiry) && meta.siblings.iter().any(|v| v.delta.is_none());
-    let positions = &mut cache.positions;
     for op in order.iter().flat_map(|v| v.delta.iter().flatten()) {
-        match op {
-            DeltaOp::List(SeqOp::Insert(items)) => {
-                for (p, value) in items {
-                    if let Err(i) = positions.binary_search(p) {
-                        positions.insert(i, p.clone());
-                        l.insert(i, value);
-                    }
-                }
-            }
-            DeltaOp::List(SeqOp::Remove(ps)) => {
-                for p in ps {
-                    if let Ok(i) = positions.binary_search(p) {
-                        positions.remove(i);
-                        l.remove(i);
-                    }
-                }
-            }
-            DeltaOp::List(SeqOp::Set(p, value)) => {
-                if let Ok(i) = positions.binary_search(p) {
-                    l.set(i, value);
-                }
-            }
-            _ => {}
+        if let DeltaOp::List(op) = op {
+            apply_list_op(&mut cache.positions, l, op);
         }
     }
     let left = l.len();
-    if !has_base && let Some(exp) = newest_expiry {
+    if let Some(exp) = newest_expiry {
         e.expire_at = exp;
     }
     if let Some(&newest) = order.last()
@@ -699,6 +736,94 @@ fn merge_list_ops_in_place(
     }
     cache.dot = (e.region, e.stamp);
     Some(left)
+}
+
+/// Applies one element operation to a list and its positions (sorted,
+/// paired with the elements) in place: what [`Sequence::apply`] does to a
+/// replay, without one. Positions not present are skipped, as there.
+fn apply_list_op(positions: &mut VecDeque<Pos>, l: &mut ListValue, op: &SeqOp) {
+    match op {
+        SeqOp::Insert(items) => {
+            for (p, value) in items {
+                if let Err(i) = positions.binary_search(p) {
+                    positions.insert(i, p.clone());
+                    l.insert(i, value);
+                }
+            }
+        }
+        SeqOp::Remove(ps) => {
+            for p in ps {
+                if let Ok(i) = positions.binary_search(p) {
+                    positions.remove(i);
+                    l.remove(i);
+                }
+            }
+        }
+        SeqOp::Set(p, value) => {
+            if let Ok(i) = positions.binary_search(p) {
+                l.set(i, value);
+            }
+        }
+    }
+}
+
+/// Folds `prefix` (sorted by dot) of a list's versions in place when it is
+/// list edits on at most one plain list version: that version's elements
+/// and positions (or an empty list), edited by every edit in dot order —
+/// what [`derived_view`] replays, without rebuilding a list as long as the
+/// whole. A busy list folds every thousand or so versions, so this keeps a
+/// fold proportional to what it folds. `None`, touching nothing, for any
+/// other prefix.
+fn fold_list_in_place(prefix: &mut [Version]) -> Option<Version> {
+    let mut plain = prefix.iter().enumerate().filter(|(_, v)| v.delta.is_none());
+    let base = plain.next().map(|(b, _)| b);
+    if plain.next().is_some()
+        || base.is_some_and(|b| !matches!(prefix[b].value, Value::List(_)))
+        || !prefix.iter().all(|v| v.delta.is_none() || is_list_edit(v))
+    {
+        return None;
+    }
+    let last = prefix.last()?;
+    let newest = last.dot();
+    // Without a plain version the replay starts from an empty list and
+    // takes the newest version's expiry.
+    let (mut l, mut positions, expire_at) = match base {
+        Some(b) => {
+            let base = &mut prefix[b];
+            let Value::List(l) = std::mem::replace(&mut base.value, Value::List(Box::default()))
+            else {
+                return None;
+            };
+            // As `Version::list_positions`: explicit positions only if one
+            // per element.
+            let positions = match base.positions.take() {
+                Some(p) if p.len() == l.len() => p,
+                _ => BasePositions::Open(
+                    crate::crdt::implicit(base.region, base.stamp, l.len()).collect(),
+                ),
+            };
+            (l, positions, base.expire_at)
+        }
+        None => (
+            Box::default(),
+            BasePositions::Open(VecDeque::new()),
+            last.expire_at,
+        ),
+    };
+    let open = positions.open();
+    for op in prefix.iter().flat_map(|v| v.delta.iter().flatten()) {
+        if let DeltaOp::List(op) = op {
+            apply_list_op(open, &mut l, op);
+        }
+    }
+    Some(Version {
+        region: newest.0,
+        stamp: newest.1,
+        value: Value::List(l),
+        expire_at,
+        delta: None,
+        positions: Some(positions),
+    })
 }
 
 /// What a key carries beyond its entry while regions disagree about it.
@@ -2106,6 +2231,11 @@ impl Replica {
                 c.idle = c.idle.saturating_add(1);
                 if c.idle >= LIST_CACHE_IDLE_COLLECTS {
                     m.list = None;
+                    for v in &mut m.siblings {
+                        if let Some(p) = &mut v.positions {
+                            p.pack();
+                        }
+                    }
                 }
             }
             m.cloud = m
@@ -2210,7 +2340,10 @@ impl Replica {
     pub(crate) fn base_position_runs(&self, index: usize, key: &[u8]) -> Option<usize> {
         let metas = self.metas[index].lock();
         match metas.get(key)?.siblings.as_slice() {
-            [base] => base.positions.as_ref().map(PackedPositions::run_count),
+            [base] => match &base.positions {
+                Some(BasePositions::Packed(p)) => Some(p.run_count()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -2443,7 +2576,7 @@ impl Commit<'_> {
                         value: e.value.clone(),
                         expire_at: e.expire_at,
                         delta: None,
-                        positions: Some(positions.iter().cloned().collect()),
+                        positions: Some(BasePositions::packed(positions.iter().cloned())),
                     });
                     m.derived = true;
                     m.list = Some(ListCache::new((r.me, self.stamp), positions));

@@ -1749,6 +1749,65 @@ mod tests {
         );
     }
 
+    /// A hot list edited every way (pushes at both ends, pops, LSET,
+    /// LINSERT) from three regions while some edits are always in flight:
+    /// its stable edits fold into its base in place, every view still equals
+    /// its replay, and the regions converge.
+    #[test]
+    fn a_hot_list_folds_its_stable_edits_in_place() {
+        use crate::engine::lists::{End, Side};
+        let mut sim = Sim::new(3);
+        let rounds = 3000;
+        let mut most = 0;
+        for n in 0..rounds {
+            let r = n % 3;
+            let value = format!("e{n}");
+            match n % 10 {
+                0..=3 => sim.push(r, "q", End::Right, &[&value]),
+                4..=5 => sim.push(r, "q", End::Left, &[&value, "pair"]),
+                6 => {
+                    sim.lpop(r, "q");
+                }
+                7 => sim.lset(r, "q", 1, &value),
+                8 => {
+                    let mut t = sim.regions[r].txn_one(b"q");
+                    let _ = t.linsert(b"q", Side::Before, b"pair", value.as_bytes());
+                }
+                _ => {
+                    let mut t = sim.regions[r].txn_one(b"q");
+                    let _ = t.list_pop_one(b"q", End::Right);
+                }
+            }
+            if n % 3 == 2 {
+                let from = (n / 3) % 3;
+                for to in 0..3 {
+                    if to != from {
+                        sim.deliver(from, to);
+                    }
+                }
+                sim.report_delivered();
+            }
+            if n % 250 == 249 {
+                sim.assert_views_match_replays();
+            }
+            most = most.max(sim.versions_held().into_iter().max().unwrap_or(0));
+        }
+        sim.sync();
+        sim.assert_converged();
+        sim.assert_views_match_replays();
+        assert!(
+            most < super::super::replica::FOLD_AT + 64 + rounds / 8,
+            "up to {most} versions held for one hot list"
+        );
+        assert!(sim.list(0, "q").len() > 1000);
+        sim.report();
+        for e in &sim.regions {
+            e.collect_replica_garbage();
+        }
+        sim.assert_converged();
+        sim.assert_views_match_replays();
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Set(usize, u8, u8),
