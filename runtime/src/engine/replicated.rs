@@ -655,6 +655,22 @@ mod tests {
             }
         }
 
+        /// Round `n` of a steady load: every third round one region's links
+        /// (each in turn) catch up and report; the others lag, so some
+        /// versions are always in flight.
+        fn steady_load_round(&mut self, n: usize) {
+            if n % 3 != 2 {
+                return;
+            }
+            let from = (n / 3) % 3;
+            for to in 0..3 {
+                if to != from {
+                    self.deliver(from, to);
+                }
+            }
+            self.report_delivered();
+        }
+
         /// Every region's derived views show what replaying their versions
         /// shows: merging in place and folding took no liberties.
         fn assert_views_match_replays(&self) {
@@ -1704,17 +1720,7 @@ mod tests {
             sim.zincr(r, "scores", &format!("z{}", n % 7), 1.0);
             sim.hincr(r, "fields", &format!("f{}", n % 5), 1);
             sim.push(r, "queue", End::Right, &[&format!("e{n}")]);
-            if n % 3 == 2 {
-                // One region's links catch up and report; the others lag,
-                // so some versions are always in flight, as under steady load.
-                let from = (n / 3) % 3;
-                for to in 0..3 {
-                    if to != from {
-                        sim.deliver(from, to);
-                    }
-                }
-                sim.report_delivered();
-            }
+            sim.steady_load_round(n);
             if n % 500 == 499 {
                 sim.assert_views_match_replays();
                 for e in &sim.regions {
@@ -1778,15 +1784,7 @@ mod tests {
                     let _ = t.list_pop_one(b"q", End::Right);
                 }
             }
-            if n % 3 == 2 {
-                let from = (n / 3) % 3;
-                for to in 0..3 {
-                    if to != from {
-                        sim.deliver(from, to);
-                    }
-                }
-                sim.report_delivered();
-            }
+            sim.steady_load_round(n);
             if n % 250 == 249 {
                 sim.assert_views_match_replays();
             }
