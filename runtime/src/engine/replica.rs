@@ -149,14 +149,12 @@ impl BasePositions {
         BasePositions::Packed(positions.into_iter().collect())
     }
 
-    /// Opened for editing in place (unpacked if it was packed).
-    fn open(&mut self) -> &mut VecDeque<Pos> {
-        if let BasePositions::Packed(p) = self {
-            *self = BasePositions::Open(p.iter().collect());
-        }
+    /// The positions as a deque, for editing in place (unpacked if they
+    /// were packed).
+    fn into_open(self) -> VecDeque<Pos> {
         match self {
             BasePositions::Open(p) => p,
-            BasePositions::Packed(_) => unreachable!("opened above"),
+            BasePositions::Packed(p) => p.iter().collect(),
         }
     }
 
@@ -797,23 +795,16 @@ fn fold_list_in_place(prefix: &mut [Version]) -> Option<Version> {
             // As `Version::list_positions`: explicit positions only if one
             // per element.
             let positions = match base.positions.take() {
-                Some(p) if p.len() == l.len() => p,
-                _ => BasePositions::Open(
-                    crate::crdt::implicit(base.region, base.stamp, l.len()).collect(),
-                ),
+                Some(p) if p.len() == l.len() => p.into_open(),
+                _ => crate::crdt::implicit(base.region, base.stamp, l.len()).collect(),
             };
             (l, positions, base.expire_at)
         }
-        None => (
-            Box::default(),
-            BasePositions::Open(VecDeque::new()),
-            last.expire_at,
-        ),
+        None => (Box::default(), VecDeque::new(), last.expire_at),
     };
-    let open = positions.open();
     for op in prefix.iter().flat_map(|v| v.delta.iter().flatten()) {
         if let DeltaOp::List(op) = op {
-            apply_list_op(open, &mut l, op);
+            apply_list_op(&mut positions, &mut l, op);
         }
     }
     Some(Version {
@@ -822,7 +813,7 @@ fn fold_list_in_place(prefix: &mut [Version]) -> Option<Version> {
         value: Value::List(l),
         expire_at,
         delta: None,
-        positions: Some(positions),
+        positions: Some(BasePositions::Open(positions)),
     })
 }
 
