@@ -93,16 +93,18 @@ impl Engine {
     /// keys are locked together, so no local transaction sees it half
     /// applied.
     pub fn apply_change(&self, change: &Change) -> Result<(), ApplyError> {
-        self.apply_received(change, None)
+        self.apply_received(change, None, crate::clock::unix_ms())
     }
 
-    /// [`Engine::apply_change`] for a change that arrived as `encoded`: the
-    /// append log records those bytes as they are rather than encoding the
-    /// change again.
+    /// [`Engine::apply_change`] for a change that arrived as `encoded`,
+    /// judging expiry at `now_ms` (a link reads the clock once per batch of
+    /// changes, not once per change): the append log records those bytes as
+    /// they are rather than encoding the change again.
     pub fn apply_received(
         &self,
         change: &Change,
         encoded: Option<&[u8]>,
+        now_ms: u64,
     ) -> Result<(), ApplyError> {
         let Some(replica) = self.replica() else {
             return Ok(());
@@ -116,7 +118,7 @@ impl Engine {
         let mut txn = if flush {
             self.txn_all()
         } else {
-            self.txn(change.ops.iter().filter_map(KeyOp::key))
+            self.txn_at(change.ops.iter().filter_map(KeyOp::key), now_ms)
         };
         let now = txn.now_ms();
         let local = replica.applied();

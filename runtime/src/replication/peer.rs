@@ -681,12 +681,13 @@ async fn recv_loop<E: EngineRef>(
             } => {
                 acked = Some(ack);
                 let n = changes.len() as u64;
+                let now = crate::clock::unix_ms();
                 for raw in changes {
                     let change = crate::engine::replica::Replica::decode(&raw.0)?;
                     if change.origin != peer {
                         return Err(SessionError::ForeignChange(change.origin));
                     }
-                    engine.apply_received(&change, Some(&raw.0))?;
+                    engine.apply_received(&change, Some(&raw.0), now)?;
                 }
                 if let Some(p) = replica.peer(peer) {
                     p.lock().changes_in += n;
