@@ -241,6 +241,14 @@ impl Version {
     }
 }
 
+/// The version a derived view replays its deltas on: the greatest plain one.
+fn plain_base(versions: &[Version]) -> Option<&Version> {
+    versions
+        .iter()
+        .filter(|v| v.delta.is_none())
+        .max_by_key(|v| (v.stamp, v.region))
+}
+
 /// What [`derived_view`] shows.
 struct View {
     value: Value,
@@ -261,10 +269,7 @@ struct View {
 /// until a later view includes them). Integer sums beyond the 64-bit range read as its limit
 /// (concurrent increments can jointly pass it).
 fn derived_view(versions: &[Version]) -> View {
-    let base = versions
-        .iter()
-        .filter(|v| v.delta.is_none())
-        .max_by_key(|v| (v.stamp, v.region));
+    let base = plain_base(versions);
     let mut deltas: Vec<&Version> = versions.iter().filter(|v| v.delta.is_some()).collect();
     deltas.sort_by_key(|v| (v.stamp, v.region));
     let last = versions
@@ -653,13 +658,7 @@ fn merge_list_ops_in_place(
     meta: &mut KeyMeta,
     added: &[Version],
 ) -> Option<usize> {
-    let only_list_edits = !added.is_empty()
-        && added.iter().all(|v| {
-            v.delta.as_ref().is_some_and(|ops| {
-                !ops.is_empty() && ops.iter().all(|op| matches!(op, DeltaOp::List(_)))
-            })
-        });
-    if !only_list_edits {
+    if added.is_empty() || !added.iter().all(is_list_edit) {
         return None;
     }
     let mut e = shard.entry_mut(index)?;
@@ -2460,11 +2459,7 @@ impl Commit<'_> {
                 && shard
                     .at(i)
                     .is_some_and(|e| matches!(e.value, Value::List(_)))
-                && let Some(base) = meta
-                    .siblings
-                    .iter()
-                    .filter(|v| v.delta.is_none())
-                    .max_by_key(|v| (v.stamp, v.region))
+                && let Some(base) = plain_base(&meta.siblings)
             {
                 // A list whose every element a merge popped shows no key but
                 // keeps its versions until they are stable; a push onto it
