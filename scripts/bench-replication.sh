@@ -144,10 +144,8 @@ REPLICA_PIDS=()
 rp=$REDIS_PORT
 for _ in 1 2; do
   rp=$(bench_free_port $((rp + 1)))
-  $PIN_SERVER redis-server --port "$rp" --save '' --appendonly no --logfile /dev/null \
-    --replicaof 127.0.0.1 "$REDIS_PORT" &
-  bench_track $!
-  REPLICA_PIDS+=("$!")
+  bench_start_redis "$rp" --replicaof 127.0.0.1 "$REDIS_PORT"
+  REPLICA_PIDS+=("$REDIS_PID")
   REPLICA_PORTS+=("$rp")
 done
 for rp in "${REPLICA_PORTS[@]}"; do

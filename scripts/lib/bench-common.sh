@@ -140,10 +140,10 @@ bench_start_cluster() {
   done
 }
 
-# Starts redis-server on PORT (no persistence), pinned like the servers;
-# sets REDIS_PID.
+# Starts redis-server on PORT (no persistence; any further arguments are
+# passed on), pinned like the servers; sets REDIS_PID.
 bench_start_redis() {
-  $PIN_SERVER redis-server --port "$1" --save '' --appendonly no --logfile /dev/null &
+  $PIN_SERVER redis-server --port "$1" --save '' --appendonly no --logfile /dev/null "${@:2}" &
   REDIS_PID=$!
   bench_track "$REDIS_PID"
 }
